@@ -1,0 +1,46 @@
+# The two commands: `make run` (the platform, with demo data and users) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+RUN_STAMP := $(VENV)/.run-$(REQ_HASH)
+DEV_STAMP := $(VENV)/.dev-$(REQ_HASH)
+
+.PHONY: run test lint bench messages clean help
+
+help:
+	@echo "make run    start the platform (web + worker) with Peru data and demo users"
+	@echo "make test   run the whole test suite (PostgreSQL when DATABASE_URL is set, else SQLite)"
+	@echo "make lint   ruff"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(RUN_STAMP) $@
+
+run: $(RUN_STAMP)
+	$(PY) manage.py serve
+
+test: $(DEV_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+messages: $(DEV_STAMP)
+	$(PY) manage.py makemessages --locale es --ignore .venv --ignore var --no-obsolete
+	$(PY) manage.py compilemessages --ignore .venv
+
+clean:
+	rm -rf $(VENV) var

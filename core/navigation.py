@@ -1,0 +1,35 @@
+"""The main menu: which pages each role sees. One list, so the menu and the role rules cannot drift apart."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role
+
+EVERYONE = (Role.ADMIN, Role.ANALYST, Role.POLICY_MAKER, Role.SCHOOL_STAFF)
+ANALYSTS = (Role.ADMIN, Role.ANALYST)
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    label: str
+    url_name: str
+    roles: tuple
+
+
+MENU = [
+    MenuItem("home", _("Home"), "core:home", EVERYONE),
+    MenuItem("users", _("Users"), "accounts:user_list", (Role.ADMIN,)),
+    MenuItem("audit", _("Audit trail"), "accounts:audit_list", (Role.ADMIN,)),
+]
+
+
+def menu_for(user) -> list[dict]:
+    if not user.is_authenticated or not user.is_active:
+        return []
+    role = Role.ADMIN if user.is_administrator else user.role
+    return [
+        {"key": item.key, "label": item.label, "url": reverse(item.url_name)} for item in MENU if role in item.roles
+    ]

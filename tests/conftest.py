@@ -1,0 +1,108 @@
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import NATIONAL, Role
+from eduplatform.celery import app as celery_app
+from tests.factories import PASSWORD, UserFactory
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Tests send their tasks to a queue of their own, so a platform running on the same broker never takes them.
+TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
+os.environ["CELERY_QUEUE"] = TEST_QUEUE
+celery_app.conf.task_default_queue = TEST_QUEUE
+
+
+def shared_peru_dir() -> Path:
+    """The full public data set beside the repository (../shared/data/peru), which tests read."""
+    candidates = [
+        os.environ.get("PERU_SHARED_DATA", ""),
+        REPO.parent / "shared" / "data" / "peru",
+        Path("/work/shared/data/peru"),
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "README.md").exists():
+            return Path(candidate)
+    raise RuntimeError("The shared Peru data is missing: set PERU_SHARED_DATA to the shared/data/peru folder.")
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Unless a test starts a real worker, tasks enqueued on commit run in-process, after the response."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, role=Role.SCHOOL_STAFF, region=NATIONAL, **kwargs):
+        return UserFactory(username=username, role=role, region=region, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("ana_admin", Role.ADMIN, NATIONAL)
+
+
+@pytest.fixture
+def analyst(make_user):
+    return make_user("alicia_analyst", Role.ANALYST, NATIONAL)
+
+
+@pytest.fixture
+def policymaker_cusco(make_user):
+    return make_user("pedro_cusco", Role.POLICY_MAKER, "08")
+
+
+@pytest.fixture
+def policymaker_lima(make_user):
+    return make_user("luisa_lima", Role.POLICY_MAKER, "15")
+
+
+@pytest.fixture
+def staff_cusco(make_user):
+    return make_user("sofia_staff", Role.SCHOOL_STAFF, "080101")
+
+
+@pytest.fixture
+def staff_lima(make_user):
+    return make_user("samuel_staff", Role.SCHOOL_STAFF, "150101")
+
+
+@pytest.fixture
+def role_users(admin_user, analyst, policymaker_cusco, staff_cusco):
+    return {"admin": admin_user, "analyst": analyst, "policymaker": policymaker_cusco, "staff": staff_cusco}
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    def client_for(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness protects real passwords; tests only need a hasher that checks.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
