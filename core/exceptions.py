@@ -26,6 +26,10 @@ class Conflict(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+class TooLarge(ApplicationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))

@@ -21,6 +21,9 @@ class MenuItem:
 
 MENU = [
     MenuItem("home", _("Home"), "core:home", EVERYONE),
+    MenuItem("areas", _("Districts"), "datasets:area_index", EVERYONE),
+    MenuItem("datasets", _("Datasets"), "datasets:dataset_list", ANALYSTS),
+    MenuItem("feature_tables", _("Feature tables"), "datasets:snapshot_list", ANALYSTS),
     MenuItem("users", _("Users"), "accounts:user_list", (Role.ADMIN,)),
     MenuItem("audit", _("Audit trail"), "accounts:audit_list", (Role.ADMIN,)),
 ]

@@ -229,13 +229,14 @@ else:
         }
     }
     _QUEUE_DIR = VAR_DIR / "queue"
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_QUEUE_DIR / "in"),
         "data_folder_out": str(_QUEUE_DIR / "in"),
         "data_folder_processed": str(_QUEUE_DIR / "processed"),
+        "control_folder": str(_QUEUE_DIR / "control"),
         "store_processed": False,
     }
 

@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from core.exceptions import ApplicationError, Conflict
@@ -46,16 +46,20 @@ def jobs_for_user(user):
     return Job.objects.filter(created_by=user)
 
 
-def job_create(*, kind: str, created_by, params: dict | None = None, scope: str = "") -> Job:
-    """Record a job and send it to the worker once the surrounding transaction commits."""
+def job_create(*, kind: str, created_by, params: dict | None = None, scope: str = "", enqueue: bool = True) -> Job:
+    """Record a job and send it to the worker once the surrounding transaction commits.
+
+    `enqueue=False` is for management commands that run the job in their own process (`job_run`).
+    """
     job = Job.objects.create(kind=kind, created_by=created_by, params=params or {}, scope=scope)
-    job_enqueue(job=job)
+    if enqueue:
+        job_enqueue(job=job)
     return job
 
 
 def job_enqueue(*, job: Job) -> None:
-    task_name = TASK_FOR_KIND[job.kind]
-    transaction.on_commit(lambda: current_app.send_task(task_name, args=[job.pk]))
+    task = import_string(TASK_FOR_KIND[job.kind])
+    transaction.on_commit(lambda: task.apply_async(args=[job.pk]))
 
 
 def job_claim(*, job_id: int, worker: str = "") -> Job | None:

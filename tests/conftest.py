@@ -1,8 +1,10 @@
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import NATIONAL, Role
@@ -10,6 +12,11 @@ from eduplatform.celery import app as celery_app
 from tests.factories import PASSWORD, UserFactory
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Files the tests write (uploads, model artifacts) go to a temporary folder, not the developer's var/.
+TEST_FILES = Path(tempfile.mkdtemp(prefix="eduplatform-test-"))
+settings.MEDIA_ROOT = TEST_FILES / "media"
+settings.MODEL_ARTIFACT_DIR = TEST_FILES / "models"
 
 # Tests send their tasks to a queue of their own, so a platform running on the same broker never takes them.
 TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
@@ -28,6 +35,25 @@ def shared_peru_dir() -> Path:
         if candidate and (Path(candidate) / "README.md").exists():
             return Path(candidate)
     raise RuntimeError("The shared Peru data is missing: set PERU_SHARED_DATA to the shared/data/peru folder.")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load Peru once per test session, from ../shared (the full public data), as `make run` does from data/."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_peru", source=shared_peru_dir(), verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@pytest.fixture
+def peru_districts(django_db_blocker):
+    """For tests on a flushed database (transaction=True): departments, provinces and districts, no places."""
+    from datasets.models import District
+    from datasets.services.registry import registry_load
+
+    if not District.objects.exists():
+        registry_load(source_dir=shared_peru_dir(), force=True, include_places=False, log=lambda *_: None)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 from tests.conftest import REPO, TEST_QUEUE
@@ -27,6 +28,8 @@ class Worker:
             "DATABASE_URL": test_database_url(),
             "CELERY_QUEUE": TEST_QUEUE,
             "DJANGO_SETTINGS_MODULE": "eduplatform.settings",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "MODEL_ARTIFACT_DIR": str(settings.MODEL_ARTIFACT_DIR),
             **(extra_env or {}),
         }
         self.concurrency = concurrency

@@ -10,10 +10,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EXPECTED_MENU = {
-    "admin": {"home", "users", "audit"},
-    "analyst": {"home"},
-    "policymaker": {"home"},
-    "staff": {"home"},
+    "admin": {"home", "areas", "datasets", "feature_tables", "users", "audit"},
+    "analyst": {"home", "areas", "datasets", "feature_tables"},
+    "policymaker": {"home", "areas"},
+    "staff": {"home", "areas"},
 }
 
 
