@@ -335,7 +335,7 @@ def dataset_ingest(*, job: Job, progress) -> dict:
     schema = Schema(kind=dataset.kind, key_columns=dataset.key_columns, percent_columns=dataset.percent_columns)
     spool_dir = settings.VAR_DIR / "tmp"
     spool_dir.mkdir(exist_ok=True)
-    with _local_path(upload.file) as path, tempfile.TemporaryFile("w+", dir=spool_dir, newline="") as spool:
+    with _local_path(upload.file) as path, tempfile.TemporaryFile("w+", dir=spool_dir, encoding="utf-8") as spool:
         try:
             outcome = validate_file(
                 path,
@@ -390,31 +390,27 @@ def dataset_ingest(*, job: Job, progress) -> dict:
 
 
 def rows_bulk_insert(*, version_id: int, spool) -> None:
-    """PostgreSQL: COPY from the spool. SQLite: batched executemany. Call inside the version's transaction."""
+    """PostgreSQL: COPY straight from the spool. SQLite: batched executemany. Call inside the version's transaction."""
     table = DatasetRow._meta.db_table
     columns = '"version_id", "row_number", "ubigeo", "key", "values"'
+    prefix = f"{version_id}\t"
     if connection.vendor == "postgresql":
-        prefix = f"{version_id},"
         connection.ensure_connection()
-        with connection.connection.cursor() as raw:
-            with raw.copy(f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
-                pending = ""
-                while block := spool.read(1 << 22):
-                    block = pending + block
-                    cut = block.rfind("\n") + 1
-                    pending = block[cut:]
-                    if cut:
-                        copy.write(prefix + block[: cut - 1].replace("\n", "\n" + prefix) + "\n")
-                if pending:
-                    copy.write(prefix + pending + "\n")
+        with connection.connection.cursor() as raw, raw.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
+            pending = ""
+            while block := spool.read(1 << 22):
+                block = pending + block
+                cut = block.rfind("\n") + 1
+                pending = block[cut:]
+                if cut:
+                    copy.write(prefix + block[: cut - 1].replace("\n", "\n" + prefix) + "\n")
         return
-    import csv
-
     sql = f'INSERT INTO "{table}" ({columns}) VALUES (%s, %s, %s, %s, %s)'  # noqa: S608 - names from the model
     batch = []
     with connection.cursor() as cursor:
-        for row_number, ubigeo, key, values in csv.reader(spool):
-            batch.append((version_id, int(row_number), ubigeo, key, values))
+        for line in spool:
+            row_number, ubigeo, key, values = line.rstrip("\n").split("\t", 3)
+            batch.append((version_id, int(row_number), ubigeo, key, values.replace("\\\\", "\\")))
             if len(batch) >= 5000:
                 cursor.executemany(sql, batch)
                 batch = []

@@ -2,14 +2,13 @@
 
 Plain Python and pandas, no Django: `validate_file` takes a path, a `Schema` and the set of known ubigeos, and
 returns an `Outcome` (errors, repairs, column profile) plus a spool file of rows ready for a bulk insert
-(`row_number, ubigeo, key, values-as-JSON`, one CSV line each). Memory stays bounded by the chunk size, whatever
-the file size; only the set of keys seen (for duplicates) grows with the row count.
+(`row_number, ubigeo, key, values-as-JSON`, one line each in PostgreSQL COPY text format). Memory stays
+bounded by the chunk size whatever the file size; only the set of keys seen (for duplicates) grows with the rows.
 """
 
 import codecs
 import csv
 import math
-import random
 import re
 import warnings
 from collections import Counter
@@ -401,12 +400,23 @@ def _missing_mask(series: pd.Series) -> pd.Series:
     return series.str.strip().str.lower().isin(MISSING_MARKERS)
 
 
-def _parse_numbers(series: pd.Series, decimal_comma: bool) -> pd.Series:
-    text = series.str.strip()
-    if decimal_comma:
-        text = text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
-    text = text.str.replace(r"^(-?[\d.]+)\s*%$", r"\1", regex=True)
-    return pd.to_numeric(text, errors="coerce")
+def _parse_numbers(raw: pd.Series, decimal_comma: bool) -> tuple[pd.Series, pd.Series]:
+    """(numbers, missing). Plain numbers are parsed in C; only the cells that fail get the slower repairs
+    (missing markers, a decimal comma, a trailing %), so a clean column costs one pass."""
+    numbers = pd.to_numeric(raw, errors="coerce")
+    failed = numbers.isna()
+    missing = pd.Series(False, index=raw.index)
+    if failed.any():
+        rest = raw[failed]
+        rest_missing = _missing_mask(rest)
+        missing[rest_missing.index[rest_missing.to_numpy()]] = True
+        text = rest[~rest_missing].str.strip()
+        if len(text):
+            if decimal_comma:
+                text = text.str.replace(r"^(-?\d+),(\d+)$", r"\1.\2", regex=True)
+            text = text.str.replace(r"^(-?[\d.]+)\s*%$", r"\1", regex=True)
+            numbers[text.index] = pd.to_numeric(text, errors="coerce")
+    return numbers, missing
 
 
 @dataclass
@@ -417,25 +427,30 @@ class _ColumnProfile:
     minimum: float = math.inf
     maximum: float = -math.inf
     total: float = 0.0
-    sample: list = field(default_factory=list)
+    sample: np.ndarray = field(default_factory=lambda: np.empty(0))
     seen: int = 0
     values: Counter = field(default_factory=Counter)
 
-    def add_numbers(self, values: np.ndarray, rng: random.Random) -> None:
+    def add_numbers(self, values: np.ndarray, rng: np.random.Generator) -> None:
         if not len(values):
             return
         self.count += len(values)
         self.minimum = min(self.minimum, float(values.min()))
         self.maximum = max(self.maximum, float(values.max()))
         self.total += float(values.sum())
-        for value in values:  # reservoir sample for the histogram
-            self.seen += 1
-            if len(self.sample) < PROFILE_SAMPLE:
-                self.sample.append(float(value))
-            else:
-                slot = rng.randrange(self.seen)
-                if slot < PROFILE_SAMPLE:
-                    self.sample[slot] = float(value)
+        # Reservoir sampling (algorithm R), vectorised: value i of the stream replaces slot j < size when a
+        # uniform draw in [0, i] lands there; later values overwrite earlier ones, as in the sequential form.
+        room = PROFILE_SAMPLE - len(self.sample)
+        if room > 0:
+            self.sample = np.concatenate([self.sample, values[:room]])
+            self.seen += min(room, len(values))
+            values = values[room:]
+        if len(values):
+            positions = self.seen + np.arange(len(values))
+            slots = rng.integers(0, positions + 1)
+            keep = slots < PROFILE_SAMPLE
+            self.sample[slots[keep]] = values[keep]
+            self.seen += len(values)
 
     def add_text(self, values: pd.Series) -> None:
         self.count += len(values)
@@ -454,7 +469,7 @@ class _ColumnProfile:
         profile = {"type": self.kind, "count": self.count, "missing": self.missing}
         if self.count:
             profile.update(min=self.minimum, max=self.maximum, mean=self.total / self.count)
-            counts, edges = np.histogram(np.array(self.sample), bins=HISTOGRAM_BINS, range=(self.minimum, self.maximum))
+            counts, edges = np.histogram(self.sample, bins=HISTOGRAM_BINS, range=(self.minimum, self.maximum))
             scale = self.count / max(1, len(self.sample))
             profile["histogram"] = {
                 "counts": [round(c * scale) for c in counts.tolist()],
@@ -482,7 +497,7 @@ class _Checker:
         self.outcome = outcome
         self.first_row_of_key: dict[str, int] = {}
         self.profiles = {c.name: _ColumnProfile(c.type) for c in columns}
-        self.rng = random.Random(0)
+        self.rng = np.random.default_rng(0)
         self.repaired_rows: list[int] = []
         self.repaired_count = 0
         extra_keys = [c.name for c in columns if c.type == "key"]
@@ -490,110 +505,128 @@ class _Checker:
         self.key_label = "|".join(self.key_names)
 
     def check(self, chunk: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
+        chunk = chunk.reset_index(drop=True)
         rows = np.arange(first_line, first_line + len(chunk))
         bad = np.zeros(len(chunk), dtype=bool)
         clean: dict[str, pd.Series] = {}
         for column in self.columns:
-            raw = chunk[column.name].astype(str)
-            missing = _missing_mask(raw)
-            self.profiles[column.name].missing += int(missing.sum())
+            raw = chunk[column.name]
             handler = getattr(self, f"_check_{column.type}")
-            values, errors = handler(column, raw, missing, rows)
+            values, missing, errors = handler(raw, rows)
+            self.profiles[column.name].missing += int(missing.sum())
             for code, mask in errors:
                 mask = np.asarray(mask, dtype=bool)
+                if not mask.any():
+                    continue
                 bad |= mask
                 for index in np.flatnonzero(mask):
                     self.outcome.add_error(rows[index], column.name, raw.iloc[index], code)
             clean[column.name] = values
-        frame = pd.DataFrame(clean, index=chunk.index)
+        frame = pd.DataFrame(clean)
         bad |= self._check_duplicates(frame, rows, bad)
         good = ~bad
         for column in self.columns:
-            values = frame.loc[good, column.name]
+            values = frame[column.name][good]
             if column.type in {"text", "key", "ubigeo"}:
                 self.profiles[column.name].add_text(values.dropna())
             else:
-                numbers = values.to_numpy(dtype="float64")
+                numbers = values.to_numpy(dtype="float64", na_value=np.nan)
                 self.profiles[column.name].add_numbers(numbers[~np.isnan(numbers)], self.rng)
-        return frame.loc[good], rows[good]
+        return frame[good], rows[good]
 
-    def _check_ubigeo(self, column, raw, missing, rows):
-        text = raw.str.strip()
-        as_int = text.str.replace(r"\.0+$", "", regex=True)
-        digits = as_int.str.fullmatch(r"\d{5,6}")
-        repaired = digits & (as_int.str.len() == 5)
-        values = as_int.where(~repaired, as_int.str.zfill(6))
-        if repaired.any():
-            self.repaired_count += int(repaired.sum())
-            self.repaired_rows.extend(rows[repaired.to_numpy()][: 20 - len(self.repaired_rows)].tolist())
-        malformed = ~missing & ~digits
-        unknown = ~missing & digits & ~values.isin(self.known)
-        errors = [("missing_ubigeo", missing), ("malformed_ubigeo", malformed), ("unknown_ubigeo", unknown)]
+    def _check_ubigeo(self, raw, rows):
+        values = raw.copy()
+        known = raw.isin(self.known)
+        missing = pd.Series(False, index=raw.index)
+        errors = []
+        if not known.all():  # the slow path, for the few cells that are not a known code as written
+            rest = raw[~known]
+            rest_missing = _missing_mask(rest)
+            missing[rest.index[rest_missing.to_numpy()]] = True
+            text = rest.str.strip().str.replace(r"\.0+$", "", regex=True)
+            digits = text.str.fullmatch(r"\d{5,6}").fillna(False).astype(bool)
+            repaired = digits & (text.str.len() == 5)
+            text = text.where(~repaired, text.str.zfill(6))
+            values[text.index] = text
+            if repaired.any():
+                repaired_rows = rows[repaired.index[repaired.to_numpy()]]
+                self.repaired_count += int(repaired.sum())
+                self.repaired_rows.extend(repaired_rows[: max(0, 20 - len(self.repaired_rows))].tolist())
+            malformed = pd.Series(False, index=raw.index)
+            malformed[rest.index] = (~rest_missing & ~digits).to_numpy()
+            unknown = pd.Series(False, index=raw.index)
+            unknown[rest.index] = (~rest_missing & digits & ~text.isin(self.known)).to_numpy()
+            errors += [("missing_ubigeo", missing), ("malformed_ubigeo", malformed), ("unknown_ubigeo", unknown)]
         if self.region is not None:
-            inside = values.fillna("").str.startswith(tuple(self.region)) if self.region else False
-            errors.append(("outside_region", ~missing & digits & ~unknown & ~inside))
-        return values.where(~missing, None), errors
+            inside = values.str.startswith(tuple(self.region)).fillna(False) if self.region else False
+            errors.append(("outside_region", values.isin(self.known) & ~inside))
+        return values.where(~missing, None), missing, errors
 
-    def _check_key(self, column, raw, missing, rows):
-        values = raw.str.strip().str.replace(r"[\r\n\t|]", " ", regex=True)
-        too_long = values.str.len() > 60
-        return values.where(~missing, None), [("missing_key", missing), ("key_too_long", too_long)]
+    def _check_key(self, raw, rows):
+        missing = _missing_mask(raw)
+        values = raw.str.strip().str.replace(r"[\r\n\t|\\]", " ", regex=True)
+        return (
+            values.where(~missing, None),
+            missing,
+            [("missing_key", missing), ("key_too_long", values.str.len() > 60)],
+        )
 
-    def _check_text(self, column, raw, missing, rows):
+    def _check_text(self, raw, rows):
+        missing = _missing_mask(raw)
         values = raw.str.strip()
-        return values.where(~missing, None), [("text_too_long", values.str.len() > 2000)]
+        return values.where(~missing, None), missing, [("text_too_long", values.str.len() > 2000)]
 
-    def _numbers(self, raw, missing):
-        numbers = _parse_numbers(raw, self.decimal_comma)
-        not_number = ~missing & numbers.isna()
-        infinite = numbers.abs() == np.inf
-        return numbers.where(~missing & ~infinite), not_number | infinite
+    def _numbers(self, raw):
+        numbers, missing = _parse_numbers(raw, self.decimal_comma)
+        infinite = np.isinf(numbers)
+        not_number = (~missing & numbers.isna()) | infinite
+        return numbers.where(~infinite), missing, not_number
 
-    def _check_number(self, column, raw, missing, rows):
-        numbers, not_number = self._numbers(raw, missing)
-        return numbers, [("not_a_number", not_number)]
+    def _check_number(self, raw, rows):
+        numbers, missing, not_number = self._numbers(raw)
+        return numbers, missing, [("not_a_number", not_number)]
 
-    def _check_percent(self, column, raw, missing, rows):
-        numbers, not_number = self._numbers(raw, missing)
+    def _check_percent(self, raw, rows):
+        numbers, missing, not_number = self._numbers(raw)
         # Published shares computed in floating point come out as 100.00000000000003: noise, not an error.
         out_of_range = (numbers < -PERCENT_TOLERANCE) | (numbers > 100 + PERCENT_TOLERANCE)
-        return numbers.clip(0, 100), [("not_a_number", not_number), ("percent_out_of_range", out_of_range)]
+        return numbers.clip(0, 100), missing, [("not_a_number", not_number), ("percent_out_of_range", out_of_range)]
 
-    def _check_integer(self, column, raw, missing, rows):
-        numbers, not_number = self._numbers(raw, missing)
+    def _check_integer(self, raw, rows):
+        numbers, missing, not_number = self._numbers(raw)
         fractional = numbers.notna() & (numbers % 1 != 0)
-        return numbers, [("not_a_number", not_number), ("not_an_integer", fractional), ("negative", numbers < 0)]
+        return (
+            numbers,
+            missing,
+            [("not_a_number", not_number), ("not_an_integer", fractional), ("negative", numbers < 0)],
+        )
 
-    def _check_latitude(self, column, raw, missing, rows):
-        numbers, not_number = self._numbers(raw, missing)
+    def _check_latitude(self, raw, rows):
+        numbers, missing, not_number = self._numbers(raw)
         outside = numbers.notna() & ((numbers < PERU_LAT[0]) | (numbers > PERU_LAT[1]))
-        return numbers, [("not_a_number", not_number), ("outside_peru", outside)]
+        return numbers, missing, [("not_a_number", not_number), ("outside_peru", outside)]
 
-    def _check_longitude(self, column, raw, missing, rows):
-        numbers, not_number = self._numbers(raw, missing)
+    def _check_longitude(self, raw, rows):
+        numbers, missing, not_number = self._numbers(raw)
         outside = numbers.notna() & ((numbers < PERU_LON[0]) | (numbers > PERU_LON[1]))
-        return numbers, [("not_a_number", not_number), ("outside_peru", outside)]
+        return numbers, missing, [("not_a_number", not_number), ("outside_peru", outside)]
 
     def key_series(self, frame: pd.DataFrame) -> pd.Series:
-        key = frame[self.key_names[0]].fillna("")
+        key = frame[self.key_names[0]].fillna("").astype(str)
         for name in self.key_names[1:]:
-            key = key + "|" + frame[name].fillna("")
+            key = key + "|" + frame[name].fillna("").astype(str)
         return key
 
     def _check_duplicates(self, frame, rows, bad) -> np.ndarray:
-        keys = self.key_series(frame)
+        keys = self.key_series(frame).tolist()
         duplicate = np.zeros(len(frame), dtype=bool)
         first_rows = self.first_row_of_key
-        for position, (key, already_bad) in enumerate(zip(keys.tolist(), bad.tolist(), strict=True)):
-            if already_bad:
-                continue
-            if key in first_rows:
+        for position in np.flatnonzero(~bad):
+            key = keys[position]
+            first = first_rows.setdefault(key, int(rows[position]))
+            if first != rows[position]:
                 duplicate[position] = True
-                self.outcome.add_error(
-                    rows[position], self.key_label, f"{key} (= row {first_rows[key]})", "duplicate_key"
-                )
-            else:
-                first_rows[key] = int(rows[position])
+                self.outcome.add_error(rows[position], self.key_label, f"{key} (= row {first})", "duplicate_key")
         return duplicate
 
 
@@ -622,7 +655,6 @@ def validate_file(
     if outcome.file_format == "csv":
         outcome.encoding = detect_encoding(path, encoding)
         outcome.delimiter = detect_delimiter(path, outcome.encoding, delimiter)
-    writer = csv.writer(spool, lineterminator="\n")
     checker = None
     line = 2  # the header is line 1
     for chunk, fraction in read_chunks(path, outcome.file_format, outcome.encoding, outcome.delimiter):
@@ -640,7 +672,7 @@ def validate_file(
         clean, rows = checker.check(chunk, line)
         line += len(chunk)
         if len(clean):
-            _spool_rows(writer, clean, rows, checker)
+            _spool_rows(spool, clean, rows, checker)
             outcome.rows_valid += len(clean)
         if progress:
             progress(90.0 * fraction, f"{outcome.rows_read:,} rows checked")
@@ -654,11 +686,20 @@ def validate_file(
     return outcome
 
 
-def _spool_rows(writer, clean: pd.DataFrame, rows: np.ndarray, checker: _Checker) -> None:
+def _spool_rows(spool, clean: pd.DataFrame, rows: np.ndarray, checker: _Checker) -> None:
+    """Append rows in PostgreSQL COPY text format: row_number, ubigeo, key, values as JSON, tab-separated.
+
+    pandas writes the JSON in C; with ASCII-only output a record has no raw tab or line break, and doubling
+    backslashes is all the COPY escaping it needs (keys have tabs, line breaks and backslashes replaced).
+    """
     names = [c.name for c in checker.columns]
-    values = clean[names]
-    # pandas writes JSON in C; ASCII-only output means no raw line breaks inside a record.
-    lines = values.to_json(orient="records", lines=True, double_precision=15, force_ascii=True).split("\n")
+    payload = clean[names].to_json(orient="records", lines=True, double_precision=15, force_ascii=True)
+    lines = payload.replace("\\", "\\\\").split("\n")
     keys = checker.key_series(clean).tolist()
     ubigeos = (clean["CODGEO"] if "CODGEO" in clean else clean["ubigeo"]).fillna("").tolist()
-    writer.writerows(zip(rows.tolist(), ubigeos, keys, lines, strict=False))
+    spool.write(
+        "".join(
+            f"{row}\t{ubigeo}\t{key}\t{line}\n"
+            for row, ubigeo, key, line in zip(rows.tolist(), ubigeos, keys, lines, strict=False)
+        )
+    )
