@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from tests.browser import browser, sign_in  # noqa: F401 - the fixture
+from tests.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ from accounts.models import Role
 from datasets.models import Dataset
 from datasets.services.uploads import dataset_create
 from eduplatform.celery import app as celery_app
-from tests.browser import browser, sign_in  # noqa: F401 - the fixture
+from tests.browser import sign_in
 from tests.workers import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
