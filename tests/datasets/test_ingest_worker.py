@@ -96,3 +96,25 @@ def test_a_worker_killed_mid_ingestion_leaves_nothing_half_written_and_the_job_c
     assert versions.count() == 1
     assert versions.get().row_count == expected_rows
     assert DatasetRow.objects.filter(version__dataset=dataset).count() == expected_rows
+
+
+def test_ingestion_outside_a_transaction_rolls_back_everything_on_bad_rows(peru_districts, analyst):
+    """Outside a test transaction, PostgreSQL streams rows into COPY while validating (datasets/services/
+    copy_writer.py); a bad row found late must still leave no version and no row."""
+    from datasets.services.uploads import dataset_ingest
+    from jobs.services import job_run
+
+    content = big_file(periods=20) + b"080101,99999,1,2,3,4,oops\n"
+    dataset = dataset_create(
+        user=analyst, name="Panel con error", kind=Dataset.Kind.DISTRICT_INDICATORS, key_columns=["periodo"]
+    )
+    celery_app.conf.task_always_eager = False
+    upload = upload_create(user=analyst, dataset=dataset, uploaded_file=SimpleUploadedFile("p.csv", content))
+    job = job_run(job_id=upload.job_id, handler=lambda job, progress: dataset_ingest(job=job, progress=progress))
+    assert job.status == Job.Status.FAILED
+    assert not DatasetVersion.objects.filter(dataset=dataset).exists()
+    assert not DatasetRow.objects.filter(version__dataset=dataset).exists()
+    good = upload_create(user=analyst, dataset=dataset, uploaded_file=SimpleUploadedFile("q.csv", big_file(periods=20)))
+    job = job_run(job_id=good.job_id, handler=lambda job, progress: dataset_ingest(job=job, progress=progress))
+    assert job.status == Job.Status.SUCCEEDED, job.failure_reason
+    assert DatasetRow.objects.filter(version__dataset=dataset).count() == 20 * District.objects.count()
