@@ -1,18 +1,21 @@
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.models import AuditEvent, User
 from accounts.permissions import IsAdministrator
 from accounts.serializers import (
     AuditEventSerializer,
+    DeletionInputSerializer,
     MeSerializer,
     PasswordSerializer,
     TokenRequestSerializer,
@@ -21,7 +24,16 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
-from accounts.services import user_create, user_deactivate, user_set_password, user_update
+from accounts.services import (
+    deletion_request_create,
+    user_anonymise,
+    user_create,
+    user_data_export,
+    user_deactivate,
+    user_set_password,
+    user_update,
+)
+from core.renderers import CSVPaginationMixin, CSVRenderer
 
 
 def lockout_message() -> str:
@@ -109,6 +121,17 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         user_set_password(actor=request.user, user=self.get_object(), password=data.validated_data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def anonymise(self, request, pk=None):
+        """Carry out a deletion request: remove what identifies the person, keep anonymised contributions."""
+        user = self.get_object()
+        if user.pk == request.user.pk:
+            from core.exceptions import ApplicationError
+
+            raise ApplicationError("You cannot anonymise yourself.")
+        return Response(UserSerializer(user_anonymise(actor=request.user, user=user)).data)
+
     @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def audit(self, request, pk=None):
@@ -118,11 +141,39 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(AuditEventSerializer(events, many=True).data)
 
 
-class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The audit trail: every role change, promotion, review decision. Administrators only."""
+class AuditEventViewSet(CSVPaginationMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The audit trail: every role change, promotion, review decision. Administrators only (`?format=csv`)."""
 
     permission_classes = [IsAdministrator]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    csv_filename = "audit.csv"
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.all()
     filterset_fields = ["action", "target_type", "target_id", "actor_username"]
     search_fields = ["target_repr", "actor_username", "reason"]
+
+
+class MyDataView(APIView):
+    """Everything the platform holds about you (Ley 29733), as JSON."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        response = Response(user_data_export(user=request.user))
+        response["Content-Disposition"] = f'attachment; filename="mis-datos-{request.user.username}.json"'
+        return response
+
+
+class DeletionRequestView(APIView):
+    """Ask for your personal data to be deleted; an administrator carries it out (identifying data removed,
+    anonymised contributions kept)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=DeletionInputSerializer, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = DeletionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deletion = deletion_request_create(user=request.user, reason=data.validated_data["reason"])
+        return Response({"id": deletion.pk, "created_at": deletion.created_at}, status=status.HTTP_202_ACCEPTED)

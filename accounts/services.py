@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from accounts.models import AuditEvent, Role, User, normalise_region, region_codes
+from accounts.models import AuditEvent, DeletionRequest, Role, User, normalise_region, region_codes
 
 AUDITED_USER_FIELDS = ("role", "region", "is_active", "email", "first_name", "last_name")
 
@@ -121,3 +121,97 @@ def user_sessions_end(*, user: User) -> int:
             session.delete()
             ended += 1
     return ended
+
+
+# --- Personal data (Ley 29733 de Protección de Datos Personales and its 2024 regulation) -------------------------
+
+
+def user_data_export(*, user: User) -> dict:
+    """Everything the platform holds about a person, as JSON-ready data."""
+    from datasets.models import Upload
+    from feedback.models import Feedback
+    from jobs.models import Job
+    from recommendations.models import Transition
+
+    def rows(queryset, fields):
+        return [
+            {f: (v.isoformat() if hasattr(v, "isoformat") else v) for f, v in zip(fields, row, strict=True)}
+            for row in queryset.values_list(*fields)
+        ]
+
+    return {
+        "profile": {
+            "username": user.username,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "role": user.role,
+            "region": user.region,
+            "is_active": user.is_active,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+        },
+        "audit_about_you": rows(
+            AuditEvent.objects.filter(target_type="accounts.user", target_id=str(user.pk)),
+            ["created_at", "actor_username", "action", "changes", "reason"],
+        ),
+        "audit_by_you": rows(
+            AuditEvent.objects.filter(actor=user),
+            ["created_at", "action", "target_type", "target_id", "changes", "reason"],
+        ),
+        "feedback": rows(
+            Feedback.objects.filter(author=user),
+            [
+                "created_at",
+                "ubigeo",
+                "subject",
+                "agrees",
+                "observed_value",
+                "observed_source",
+                "implemented",
+                "useful",
+                "observed_change",
+                "comment",
+                "status",
+                "triage_reason",
+            ],
+        ),
+        "review_steps": rows(
+            Transition.objects.filter(actor=user),
+            ["created_at", "recommendation_id", "action", "from_status", "to_status", "comment"],
+        ),
+        "jobs": rows(Job.objects.filter(created_by=user), ["created_at", "kind", "status", "params"]),
+        "uploads": rows(Upload.objects.filter(created_by=user), ["created_at", "original_name", "sha256", "note"]),
+        "deletion_requests": rows(DeletionRequest.objects.filter(user=user), ["created_at", "reason", "done_at"]),
+    }
+
+
+def deletion_request_create(*, user: User, reason: str = "") -> DeletionRequest:
+    pending = DeletionRequest.objects.filter(user=user, done_at__isnull=True).first()
+    if pending is not None:
+        return pending
+    request = DeletionRequest.objects.create(user=user, username=user.username, reason=(reason or "")[:2000])
+    audit_record(actor=user, action="user.deletion_requested", target=user, reason=reason or "")
+    return request
+
+
+@transaction.atomic
+def user_anonymise(*, actor: User, user: User) -> User:
+    """Remove what identifies the person; keep what they contributed (labels, decisions) anonymously."""
+    from feedback.models import Feedback
+    from recommendations.models import Transition
+
+    alias = f"deleted-{user.pk}"
+    user_sessions_end(user=user)
+    AuditEvent.objects.filter(actor=user).update(actor_username=alias)
+    Transition.objects.filter(actor=user).update(actor_username=alias, actor=None)
+    Feedback.objects.filter(author=user).update(author=None, comment="", observed_source="", anonymised=True)
+    user.username, user.first_name, user.last_name, user.email = alias, "", "", ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+    DeletionRequest.objects.filter(user=user, done_at__isnull=True).update(
+        done_at=timezone.now(), done_by=actor.username if actor else "system", username=alias
+    )
+    audit_record(actor=actor, action="user.anonymised", target=user)
+    return user

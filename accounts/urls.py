@@ -12,4 +12,6 @@ urlpatterns = [
     path("users/new/", views.user_new, name="user_new"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("me/", views.my_data, name="me"),
+    path("deletion-requests/", views.deletion_requests, name="deletion_requests"),
 ]

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import JsonResponse
@@ -8,9 +9,15 @@ from django.utils.translation import gettext as _
 
 from accounts.api import lockout_message
 from accounts.forms import LoginForm, UserCreateForm, UserEditForm
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, DeletionRequest, User
 from accounts.permissions import administrator_required
-from accounts.services import user_create, user_update
+from accounts.services import (
+    deletion_request_create,
+    user_anonymise,
+    user_create,
+    user_data_export,
+    user_update,
+)
 from core.exports import csv_response
 
 
@@ -104,3 +111,31 @@ def audit_list(request):
         return csv_response("audit.csv", header, rows)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "accounts/audit_list.html", {"page": page, "action": action})
+
+
+@login_required
+def my_data(request):
+    """What the platform holds about you; download it, or ask for its deletion."""
+    if request.method == "POST":
+        deletion_request_create(user=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, _("Your deletion request was recorded; an administrator will carry it out."))
+        return redirect("accounts:me")
+    data = user_data_export(user=request.user)
+    if request.GET.get("format") == "json":
+        response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+        response["Content-Disposition"] = f'attachment; filename="mis-datos-{request.user.username}.json"'
+        return response
+    pending = DeletionRequest.objects.filter(user=request.user, done_at__isnull=True).first()
+    return render(request, "accounts/my_data.html", {"data": data, "pending": pending})
+
+
+@administrator_required
+def deletion_requests(request):
+    if request.method == "POST":
+        target = get_object_or_404(User, pk=request.POST.get("user"))
+        user_anonymise(actor=request.user, user=target)
+        messages.success(request, _("Personal data removed."))
+        return redirect("accounts:deletion_requests")
+    return render(
+        request, "accounts/deletion_requests.html", {"requests": DeletionRequest.objects.select_related("user")}
+    )

@@ -24,8 +24,21 @@ MENU = [
     MenuItem("areas", _("Districts"), "datasets:area_index", EVERYONE),
     MenuItem("datasets", _("Datasets"), "datasets:dataset_list", ANALYSTS),
     MenuItem("feature_tables", _("Feature tables"), "datasets:snapshot_list", ANALYSTS),
+    MenuItem("models", _("Models"), "predictions:model_list", ANALYSTS),
+    MenuItem("map", _("Map"), "predictions:map", EVERYONE),
+    MenuItem("predictions", _("Predictions"), "predictions:run_list", EVERYONE),
+    MenuItem("plans", _("Plans"), "recommendations:plan_list", (Role.ADMIN, Role.ANALYST, Role.POLICY_MAKER)),
+    MenuItem("review", _("Review"), "recommendations:review_queue", (Role.ADMIN, Role.POLICY_MAKER)),
+    MenuItem(
+        "interventions",
+        _("Interventions"),
+        "recommendations:intervention_list",
+        (Role.ADMIN, Role.ANALYST, Role.POLICY_MAKER),
+    ),
+    MenuItem("feedback", _("Feedback"), "feedback:home", EVERYONE),
     MenuItem("users", _("Users"), "accounts:user_list", (Role.ADMIN,)),
     MenuItem("audit", _("Audit trail"), "accounts:audit_list", (Role.ADMIN,)),
+    MenuItem("me", _("My data"), "accounts:me", EVERYONE),
 ]
 
 

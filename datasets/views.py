@@ -86,11 +86,14 @@ def district_detail(request, ubigeo):
         districts_for_user(request.user).select_related("province", "department"), ubigeo=ubigeo
     )
     neighbours = District.objects.filter(province=district.province)
+    from predictions.services.runs import district_prediction  # the district page shows the latest prediction
+
     return render(
         request,
         "datasets/district_detail.html",
         {
             "district": district,
+            "prediction": district_prediction(district.ubigeo),
             "sections": district_indicators(district.ubigeo),
             "map": _area_map(neighbours, highlight=district.ubigeo, width=420),
         },

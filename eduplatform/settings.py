@@ -257,8 +257,31 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Feedback and retraining (feedback/): free text kept this long; retraining weekly (cron, Lima time) or when this
+# many new labels are accepted, or when drift (PSI) passes the alarm; a challenger replaces the champion on its
+# own only when RETRAIN_AUTO_PROMOTE is on and it is better by RETRAIN_MARGIN (grouped-CV R²).
+FEEDBACK_TEXT_RETENTION_DAYS = env_int("FEEDBACK_TEXT_RETENTION_DAYS", 730)
+RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 3 * * 1")
+RETRAIN_MIN_LABELS = env_int("RETRAIN_MIN_LABELS", 20)
+RETRAIN_MARGIN = env_float("RETRAIN_MARGIN", 0.01)
+RETRAIN_AUTO_PROMOTE = env_bool("RETRAIN_AUTO_PROMOTE", True)
+DRIFT_ALARM_PSI = env_float("DRIFT_ALARM_PSI", 0.25)
+
+
+def _cron(expression: str):
+    from celery.schedules import crontab
+
+    minute, hour, day_of_month, month, day_of_week = expression.split()
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
+
+
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "jobs-reap-stale": {"task": "jobs.tasks.jobs_reap_stale_task", "schedule": 60.0},
+    "retrain-weekly": {"task": "feedback.tasks.retrain_scheduled_task", "schedule": _cron(RETRAIN_SCHEDULE)},
+    "drift-daily": {"task": "predictions.tasks.drift_check_task", "schedule": _cron("30 2 * * *")},
+    "feedback-text-retention": {"task": "feedback.tasks.feedback_text_expire_task", "schedule": _cron("0 4 * * *")},
 }
 
 # A running job beats at least this often; one silent for longer lost its worker.
@@ -302,6 +325,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.Job.Status",
+        "ModelStatusEnum": "predictions.models.ModelVersion.Status",
+        "RecommendationStatusEnum": "recommendations.models.Recommendation.Status",
+        "FeedbackStatusEnum": "feedback.models.Feedback.Status",
+        "ExperimentStrategyEnum": "feedback.models.Experiment.Strategy",
+    },
 }
 
 # django-prometheus: one registry per process unless gunicorn runs several workers (multiprocess mode).
@@ -320,3 +350,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Monitoring (deploy/) ---
+# /metrics (core.metrics.metrics_view) answers only requests bearing this token when it is set: set it wherever
+# the web port is reachable from outside the private network (Prometheus sends it from a file, see
+# deploy/README.md). Unset, /metrics is open, as behind a private network.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# --- Monitoring (deploy/) ---

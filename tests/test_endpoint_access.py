@@ -11,7 +11,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.models import AuditEvent, Role
 from datasets.models import Dataset, DatasetVersion, FeatureSnapshot
 from datasets.services.uploads import _store, _upload_record
+from feedback.models import Experiment, Feedback, Label, LabelSet
 from jobs.models import Job
+from predictions.models import ModelVersion
+from recommendations.models import Intervention, Plan, Recommendation
+from tests.scenario import register_model, scored_run
 
 CALLERS = ["anonymous", "admin", "analyst", "analyst_lima", "policymaker", "policymaker_lima", "staff", "staff_lima"]
 
@@ -53,7 +57,110 @@ def analyst_upload(ctx, status=Job.Status.FAILED):
     return upload
 
 
+def world(ctx):
+    """A champion, its prediction run, a national plan with recommendations in Cusco and Lima, feedback."""
+    if "run" not in ctx:
+        ctx["model"] = register_model(created_by=ctx["analyst"])
+        ctx["run"] = scored_run(ctx["model"], ctx["analyst"])
+        ctx["plan"] = Plan.objects.create(
+            name="Nacional",
+            budget_pen=10**9,
+            scope="PE",
+            constraints={},
+            run=ctx["run"],
+            created_by=ctx["analyst"],
+            job=Job.objects.create(kind=Job.Kind.PLAN_OPTIMISE, status=Job.Status.SUCCEEDED),
+        )
+        ctx["cusco_plan"] = Plan.objects.create(
+            name="Cusco", budget_pen=10**8, scope="08", constraints={}, run=ctx["run"], created_by=ctx["analyst"]
+        )
+    return ctx
+
+
+def recommendation(ctx, ubigeo="080101", status=Recommendation.Status.SUBMITTED):
+    world(ctx)
+    plan = Plan.objects.create(
+        name="Revisión", budget_pen=10**9, scope="PE", constraints={}, run=ctx["run"], created_by=ctx["analyst"]
+    )
+    return Recommendation.objects.create(
+        plan=plan,
+        ubigeo=ubigeo,
+        department=ubigeo[:2],
+        intervention=Intervention.objects.first(),
+        cost_pen=1000,
+        impact=5,
+        impact_lower=1,
+        impact_upper=9,
+        disparity_before=60,
+        disparity_after=55,
+        children=100,
+        status=status,
+    )
+
+
+def staff_feedback(ctx):
+    world(ctx)
+    prediction = ctx["run"].predictions.get(ubigeo="080101")
+    from django.utils import timezone
+
+    ctx["n"] += 1
+    return Feedback.objects.create(
+        author=ctx["staff"],
+        author_role="school_staff",
+        ubigeo="080101",
+        subject="prediction",
+        prediction=prediction,
+        observed_value=50,
+        observed_source="acta",
+        day=timezone.localdate() - timezone.timedelta(days=ctx["n"]),
+    )
+
+
+def pending_label(ctx):
+    Label.objects.create(target="disparity_ece18_4p", ubigeo="080101", value=50.0)
+
+
+def plan_input(ctx):
+    world(ctx)
+    return {"budget_pen": 1000000 + ctx["n"], "scope": "08"}
+
+
+def label_set(ctx):
+    ctx["n"] += 1
+    return LabelSet.objects.create(number=900 + ctx["n"], target="disparity_ece18_4p")
+
+
+def leaving_user(ctx):
+    ctx["n"] += 1
+    return ctx["make_user"](f"gone{ctx['n']}", Role.SCHOOL_STAFF, "080101")
+
+
+def experiment(ctx):
+    world(ctx)
+    return Experiment.objects.create(name="AB", plan=ctx["plan"], seed=1, scope="PE")
+
+
+def better_candidate(ctx):
+    world(ctx)
+    ctx["n"] += 1
+    return register_model(status=ModelVersion.Status.CANDIDATE, r2_offset=0.1 * ctx["n"])
+
+
+def feedback_input(ctx):
+    world(ctx)
+    return {
+        "ubigeo": "080101",
+        "subject": "prediction",
+        "prediction": ctx["run"].predictions.get(ubigeo="080101").pk,
+        "agrees": False,
+        "observed_value": 40,
+        "observed_source": "evaluación regional",
+        "comment": "bajó",
+    }
+
+
 ADMIN_ONLY = only({"admin": 200, "anonymous": 401}, 403)
+CUSCO_POLICY = only({"policymaker": 200, "admin": 200, "anonymous": 401, "analyst": 403, "staff": 403}, 404)
 ANALYSTS = only({"admin": 200, "analyst": 200, "analyst_lima": 200, "anonymous": 401}, 403)
 ANALYSTS_CREATE = only({"admin": 202, "analyst": 202, "analyst_lima": 202, "anonymous": 401}, 403)
 # Areas of Cusco: visible to the national users and to Cusco's policy maker and staff, not to Lima's.
@@ -163,6 +270,127 @@ ROUTES = {
         None,
         everyone(200),
     ),
+    "model-list": lambda ctx: [("get", "/api/v1/models/", None, everyone(200))],
+    "model-detail": lambda ctx: ("get", f"/api/v1/models/{world(ctx)['model'].pk}/", None, everyone(200)),
+    "model-train": lambda ctx: ("post", "/api/v1/models/train/", {"algorithms": ["ridge"]}, ANALYSTS_CREATE),
+    "model-promote": lambda ctx: ("post", f"/api/v1/models/{better_candidate(ctx).pk}/promote/", {}, ANALYSTS),
+    "model-retrain": lambda ctx: ("post", "/api/v1/models/retrain/", {}, (world(ctx), ANALYSTS_CREATE)[1]),
+    "run-list": lambda ctx: [
+        ("get", "/api/v1/predictions/runs/", None, everyone(200)),
+        ("post", "/api/v1/predictions/runs/", {"model": world(ctx)["model"].pk}, ANALYSTS_CREATE),
+    ],
+    "run-detail": lambda ctx: ("get", f"/api/v1/predictions/runs/{world(ctx)['run'].pk}/", None, everyone(200)),
+    "run-predictions": lambda ctx: (
+        "get",
+        f"/api/v1/predictions/runs/{world(ctx)['run'].pk}/predictions/",
+        None,
+        everyone(200),
+    ),
+    "run-compare": lambda ctx: (
+        "get",
+        f"/api/v1/predictions/runs/{world(ctx)['run'].pk}/compare/?other={world(ctx)['run'].pk}",
+        None,
+        everyone(200),
+    ),
+    "plan-list": lambda ctx: [
+        ("get", "/api/v1/plans/", None, everyone(200)),
+        (
+            "post",
+            "/api/v1/plans/",
+            plan_input(ctx),
+            only({"admin": 202, "analyst": 202, "anonymous": 401}, 403),
+        ),
+    ],
+    "plan-detail": lambda ctx: [
+        ("get", f"/api/v1/plans/{world(ctx)['plan'].pk}/", None, everyone(200)),
+        ("get", f"/api/v1/plans/{world(ctx)['cusco_plan'].pk}/", None, CUSCO),
+    ],
+    "plan-csv": lambda ctx: ("get", f"/api/v1/plans/{world(ctx)['cusco_plan'].pk}/csv/", None, CUSCO),
+    "plan-xlsx": lambda ctx: ("get", f"/api/v1/plans/{world(ctx)['cusco_plan'].pk}/xlsx/", None, CUSCO),
+    "plan-geojson": lambda ctx: ("get", f"/api/v1/plans/{world(ctx)['cusco_plan'].pk}/geojson/", None, CUSCO),
+    "recommendation-list": lambda ctx: ("get", "/api/v1/recommendations/", None, everyone(200)),
+    "recommendation-detail": lambda ctx: ("get", f"/api/v1/recommendations/{recommendation(ctx).pk}/", None, CUSCO),
+    "recommendation-transitions": lambda ctx: (
+        "post",
+        f"/api/v1/recommendations/{recommendation(ctx).pk}/transitions/",
+        {"action": "approve", "comment": "visto"},
+        CUSCO_POLICY,
+    ),
+    "intervention-list": lambda ctx: [
+        ("get", "/api/v1/interventions/", None, everyone(200)),
+        (
+            "post",
+            "/api/v1/interventions/",
+            {
+                "code": f"nueva-{ctx['n']}",
+                "name": "Nueva",
+                "intervention_type": "teachers",
+                "assumed_effect_pp": 1.0,
+                "source": "supuesto",
+            },
+            only({"admin": 201, "anonymous": 401}, 403),
+        ),
+    ],
+    "intervention-detail": lambda ctx: [
+        ("get", f"/api/v1/interventions/{Intervention.objects.first().pk}/", None, everyone(200)),
+        (
+            "patch",
+            f"/api/v1/interventions/{Intervention.objects.first().pk}/",
+            {"lead_time_months": 9},
+            only({"admin": 200, "anonymous": 401}, 403),
+        ),
+    ],
+    "feedback-list": lambda ctx: [
+        ("get", "/api/v1/feedback/", None, everyone(200)),
+        (
+            "post",
+            "/api/v1/feedback/",
+            feedback_input(ctx),
+            only(
+                {"admin": 201, "policymaker": 201, "staff": 201, "anonymous": 401, "analyst": 403, "analyst_lima": 403},
+                404,
+            ),
+        ),
+    ],
+    "feedback-detail": lambda ctx: (
+        "get",
+        f"/api/v1/feedback/{staff_feedback(ctx).pk}/",
+        None,
+        only({"admin": 200, "analyst": 200, "staff": 200, "anonymous": 401}, 404),
+    ),
+    "feedback-triage": lambda ctx: (
+        "post",
+        f"/api/v1/feedback/{staff_feedback(ctx).pk}/triage/",
+        {"decision": "accept"},
+        only({"admin": 200, "analyst": 200, "analyst_lima": 404, "anonymous": 401}, 403),
+    ),
+    "labelset-list": lambda ctx: [
+        ("get", "/api/v1/label-sets/", None, ANALYSTS),
+        (
+            "post",
+            "/api/v1/label-sets/",
+            (pending_label(ctx), {})[1],
+            only({"admin": 201, "analyst": 201, "analyst_lima": 201, "anonymous": 401}, 403),
+        ),
+    ],
+    "labelset-detail": lambda ctx: ("get", f"/api/v1/label-sets/{label_set(ctx).pk}/", None, ANALYSTS),
+    "experiment-list": lambda ctx: ("get", "/api/v1/experiments/", None, everyone(200)),
+    "experiment-detail": lambda ctx: (
+        "get",
+        f"/api/v1/experiments/{experiment(ctx).pk}/",
+        None,
+        only({"staff": 404, "staff_lima": 404, "anonymous": 401}, 200),
+    ),
+    "experiment-refresh": lambda ctx: ("post", f"/api/v1/experiments/{experiment(ctx).pk}/refresh/", {}, ANALYSTS),
+    "experiment-assignments": lambda ctx: (
+        "get",
+        f"/api/v1/experiments/{experiment(ctx).pk}/assignments/",
+        None,
+        only({"staff": 404, "staff_lima": 404, "anonymous": 401}, 200),
+    ),
+    "me-data": lambda ctx: ("get", "/api/v1/me/data/", None, everyone(200)),
+    "me-deletion": lambda ctx: ("post", "/api/v1/me/deletion/", {"reason": "me voy"}, everyone(202)),
+    "user-anonymise": lambda ctx: ("post", f"/api/v1/users/{leaving_user(ctx).pk}/anonymise/", {}, ADMIN_ONLY),
     "snapshot-data": lambda ctx: (
         "get",
         f"/api/v1/snapshots/{FeatureSnapshot.objects.first().pk}/data/",

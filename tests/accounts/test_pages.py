@@ -22,10 +22,10 @@ def test_login_page_in_english_on_request(client, db):
 @pytest.mark.parametrize(
     ("role", "present", "absent"),
     [
-        ("admin", {"home", "areas", "datasets", "users", "audit"}, set()),
-        ("analyst", {"home", "areas", "datasets", "feature_tables"}, {"users", "audit"}),
-        ("policymaker", {"home", "areas"}, {"users", "audit", "datasets"}),
-        ("staff", {"home", "areas"}, {"users", "audit", "datasets"}),
+        ("admin", {"home", "areas", "datasets", "models", "plans", "review", "users", "audit"}, set()),
+        ("analyst", {"home", "areas", "datasets", "feature_tables", "models", "plans"}, {"users", "audit", "review"}),
+        ("policymaker", {"home", "areas", "map", "plans", "review"}, {"users", "audit", "datasets", "models"}),
+        ("staff", {"home", "areas", "map", "feedback"}, {"users", "audit", "datasets", "plans", "review"}),
     ],
 )
 def test_each_role_sees_its_menu(client, role_users, password, role, present, absent):

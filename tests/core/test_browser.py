@@ -8,10 +8,12 @@ from tests.browser import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EXPECTED_MENU = {
-    "admin": {"home", "areas", "datasets", "feature_tables", "users", "audit"},
-    "analyst": {"home", "areas", "datasets", "feature_tables"},
-    "policymaker": {"home", "areas"},
-    "staff": {"home", "areas"},
+    "admin": {"home", "areas", "datasets", "feature_tables", "models", "map", "predictions", "plans", "review",
+              "interventions", "feedback", "users", "audit", "me"},
+    "analyst": {"home", "areas", "datasets", "feature_tables", "models", "map", "predictions", "plans",
+                "interventions", "feedback", "me"},
+    "policymaker": {"home", "areas", "map", "predictions", "plans", "review", "interventions", "feedback", "me"},
+    "staff": {"home", "areas", "map", "predictions", "feedback", "me"},
 }
 
 
