@@ -31,20 +31,30 @@ def trained(snapshot_sha: str, algorithm: str = "ridge"):
     return suite, path, manifest
 
 
-def register_model(*, status=ModelVersion.Status.CHAMPION, algorithm: str = "ridge", created_by=None,
-                   r2_offset: float = 0.0) -> ModelVersion:
+def register_model(
+    *, status=ModelVersion.Status.CHAMPION, algorithm: str = "ridge", created_by=None, r2_offset: float = 0.0
+) -> ModelVersion:
     snapshot = FeatureSnapshot.objects.get(name="Línea base nacional")
     suite, path, manifest = trained(snapshot.sha256, algorithm)
     result = suite.algorithms[algorithm]
     grouped = {**result.metrics["group"], "r2": result.metrics["group"]["r2"] + r2_offset}
     return ModelVersion.objects.create(
-        algorithm=algorithm, target=suite.target, params=result.params, features=result.features,
-        options=suite.summary()["options"], snapshot=snapshot,
+        algorithm=algorithm,
+        target=suite.target,
+        params=result.params,
+        features=result.features,
+        options=suite.summary()["options"],
+        snapshot=snapshot,
         metrics={"grouped_cv": grouped, "kfold_cv": result.metrics["kfold"], "baselines": suite.baselines},
         interval=result.conformal,
         out_of_fold={u: [suite.observed.get(u), v] for u, v in result.oof_predictions["group"].items()},
-        artifact=str(path), sha256=manifest["sha256"], code_version=code_version(),
-        library_versions=library_versions(), training_rows=suite.n_labelled, status=status, created_by=created_by,
+        artifact=str(path),
+        sha256=manifest["sha256"],
+        code_version=code_version(),
+        library_versions=library_versions(),
+        training_rows=suite.n_labelled,
+        status=status,
+        created_by=created_by,
     )
 
 

@@ -117,13 +117,15 @@ def plan_request(*, user, name: str, budget_pen, scope: str, constraints: dict |
     if run is None:
         raise ApplicationError(_("There are no predictions yet: train a model and run predictions first."))
     with transaction.atomic():
-        same = Plan.objects.filter(created_by=user, budget_pen=budget, scope=scope, constraints=clean, run=run,
-                                   job__status__in=Job.ACTIVE).first()
+        same = Plan.objects.filter(
+            created_by=user, budget_pen=budget, scope=scope, constraints=clean, run=run, job__status__in=Job.ACTIVE
+        ).first()
         if same is not None:  # a double submit: the first is still being optimised
             from core.exceptions import Conflict
 
-            raise Conflict(_("The same plan is already being optimised (plan #%(id)s).") % {"id": same.pk},
-                           extra={"plan": same.pk})
+            raise Conflict(
+                _("The same plan is already being optimised (plan #%(id)s).") % {"id": same.pk}, extra={"plan": same.pk}
+            )
         plan = Plan.objects.create(
             name=(name or _("Plan")).strip()[:200],
             budget_pen=budget,
