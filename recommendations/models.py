@@ -151,3 +151,11 @@ class Transition(models.Model):
 
     def __str__(self):
         return f"{self.actor_username}: {self.from_status} → {self.to_status}"
+
+    @property
+    def from_label(self) -> str:
+        return Recommendation.Status(self.from_status).label
+
+    @property
+    def to_label(self) -> str:
+        return Recommendation.Status(self.to_status).label

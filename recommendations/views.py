@@ -6,6 +6,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.permissions import administrator_required
 from core.exceptions import ApplicationError
@@ -68,7 +69,13 @@ def plan_detail(request, pk):
                     submitted += 1
                 except (ApplicationError, PermissionDenied, Http404):
                     continue
-        messages.success(request, _("%(n)d recommendations submitted for review.") % {"n": submitted})
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d recommendation submitted for review.", "%(n)d recommendations submitted for review.", submitted
+            )
+            % {"n": submitted},
+        )
         return redirect("recommendations:plan_detail", pk=plan.pk)
     names = dict(District.objects.filter(ubigeo__in=[r.ubigeo for r in recommendations]).values_list("ubigeo", "name"))
     for recommendation in recommendations:

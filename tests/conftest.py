@@ -12,7 +12,7 @@ from eduplatform.celery import app as celery_app
 from tests.factories import PASSWORD, UserFactory
 
 REPO = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.workers"]
 
 # Files the tests write (uploads, model artifacts) go to a temporary folder, not the developer's var/.
 TEST_FILES = Path(tempfile.mkdtemp(prefix="eduplatform-test-"))
@@ -142,3 +142,12 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(settings):
+    """Rate-limit counters and other cached values never leak between tests (or into a running platform)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()

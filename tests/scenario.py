@@ -65,4 +65,5 @@ def scored_run(model: ModelVersion, user=None) -> PredictionRun:
     run.save(update_fields=["job"])
     job = job_run(job_id=run.job_id, handler=lambda job, progress: prediction_run(job=job, progress=progress))
     assert job.status == Job.Status.SUCCEEDED, job.failure_reason
+    run.refresh_from_db()
     return run

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -97,3 +98,22 @@ def wait_for(predicate, timeout: float = 120, interval: float = 0.3, what: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Start real workers on the test database and broker (stopped after the test); each call starts one more."""
+    from eduplatform.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    started = []
+
+    def start(stale_seconds: int = 4, **extra_env) -> Worker:
+        env = {"JOB_STALE_SECONDS": str(stale_seconds), **extra_env}
+        worker = Worker(tmp_path / f"worker{len(started)}.log", extra_env=env).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -12,6 +12,7 @@ from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from accounts.services import audit_record
@@ -82,11 +83,7 @@ def model_retrain(*, job: Job, progress) -> dict:
     )
     gain = comparison["challenger"]["r2"] - comparison["champion"]["r2"]
     promote = gain >= settings.RETRAIN_MARGIN and settings.RETRAIN_AUTO_PROMOTE
-    decision = (
-        "promoted"
-        if promote
-        else ("better, awaiting an analyst" if gain >= settings.RETRAIN_MARGIN else "kept the champion")
-    )
+    decision = "promoted" if promote else ("awaiting_analyst" if gain >= settings.RETRAIN_MARGIN else "kept")
     progress(94, _("Saving the challenger"))
     path = artifact_path(job_id=job.pk, algorithm=champion.algorithm)
     manifest = artifacts.save_model(comparison["model"], path)
@@ -141,8 +138,16 @@ def model_retrain(*, job: Job, progress) -> dict:
     return {"challenger": challenger.pk, "champion": champion.pk, "gain_r2": gain, "decision": decision}
 
 
+DECISIONS = {
+    "promoted": gettext_lazy("the challenger replaced the champion"),
+    "awaiting_analyst": gettext_lazy("the challenger is better and awaits an analyst's promotion"),
+    "kept": gettext_lazy("the champion stays"),
+}
+
+
 def _report(challenger: ModelVersion, champion: ModelVersion, gain: float, decision: str) -> None:
     """Analysts learn what the retraining found, whatever it decided."""
+    decision = str(DECISIONS[decision])
     subject = _("[Plataforma] Retraining: %(decision)s") % {"decision": decision}
     body = _(
         "Challenger #%(new)s against champion #%(old)s on the same folds: grouped-CV R² %(a).3f against "

@@ -139,13 +139,14 @@ DEFAULT_INTERVENTIONS = [
         "cost_per_student_pen": 600,
         "assumed_effect_pp": 3.0,
         "assumed_effect_range": [1.0, 5.0],
-        "eligibility": [],
+        "eligibility": [{"feature": "places_rural_share", "op": "gte", "value": 50}],
         "beneficiaries": "children",
         "lead_time_months": 12,
         "source": "Assumption: S/ 600 per pupil and year plus S/ 50,000 per district. No district-level variable "
         "measures teaching, so the model cannot estimate the effect; evaluations of MINEDU's coaching "
         "programmes report gains of roughly 0.1–0.25 standard deviations in ECE scores, which we "
-        "translate conservatively to 3 points of the disparity index (range 1–5).",
+        "translate conservatively to 3 points of the disparity index (range 1–5). "
+        "Eligible where at least half the populated places are rural: the programme serves rural multigrade schools.",
     },
 ]
 

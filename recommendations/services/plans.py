@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import NATIONAL, normalise_region, region_codes
+from accounts.models import NATIONAL, region_codes
+from accounts.services import region_validate
 from core.exceptions import ApplicationError
 from datasets.models import Department
 from jobs.models import Job
@@ -105,7 +106,7 @@ def plan_request(*, user, name: str, budget_pen, scope: str, constraints: dict |
         raise ValidationError({"budget_pen": _("The budget must be a number of soles.")})
     if not budget.is_finite() or budget <= 0:
         raise ValidationError({"budget_pen": _("The budget must be more than zero soles.")})
-    scope = normalise_region(scope or NATIONAL)
+    scope = region_validate(region=scope or NATIONAL)
     if not scope:
         raise ValidationError({"scope": _("Choose a scope: PE (national), a department, a province or districts.")})
     if not all(user.can_access_ubigeo(code) for code in region_codes(scope) if code) or (

@@ -90,7 +90,7 @@ def recommendation_transition(
         raise Http404
     spec = ACTIONS[action]
     if not user.is_administrator and user.role not in spec.roles:
-        raise PermissionDenied(_("Your role cannot %(action)s a recommendation.") % {"action": spec.label})
+        raise PermissionDenied(_("Your role cannot take this action: %(action)s.") % {"action": spec.label})
     if user.is_administrator and user.role not in spec.roles and not comment:
         raise ValidationError({"comment": _("Administrators acting for another role must give a reason.")})
 

@@ -11,7 +11,7 @@ from datasets.models import Dataset, DatasetRow, DatasetVersion, District
 from datasets.services.uploads import dataset_create, upload_create
 from eduplatform.celery import app as celery_app
 from jobs.models import Job
-from tests.workers import Worker, wait_for
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,20 +32,8 @@ def big_file(periods: int) -> bytes:
 
 
 @pytest.fixture
-def real_worker(tmp_path):
-    celery_app.conf.task_always_eager = False
-    started = []
-
-    def start():
-        worker = Worker(
-            tmp_path / f"worker{len(started)}.log", extra_env={"JOB_STALE_SECONDS": str(STALE_SECONDS)}
-        ).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+def real_worker(start_worker):
+    return lambda: start_worker(STALE_SECONDS)
 
 
 def test_upload_is_ingested_by_a_real_worker(real_worker, peru_districts, analyst):

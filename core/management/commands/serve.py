@@ -12,6 +12,18 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
+    def _first_models(self):
+        """On a new database, queue the first training so the map fills in minutes after start-up; the worker
+        trains the default suite and its best model becomes the champion that scores every district."""
+        from jobs.models import Job
+        from predictions.models import ModelVersion
+        from predictions.services.training import model_train_request
+
+        if ModelVersion.objects.exists() or Job.objects.filter(kind=Job.Kind.MODEL_TRAIN).exists():
+            return
+        job = model_train_request(user=None)
+        self.stdout.write(f"· training the first models in the worker (job #{job.pk}); the map fills in when done")
+
     help = "Migrate, load the Peru reference data and demo users, then run the web server and a worker."
 
     def add_arguments(self, parser):
@@ -56,6 +68,7 @@ class Command(BaseCommand):
             settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]
         children = [subprocess.Popen(web, env=env), subprocess.Popen(worker, env=env)]
+        self._first_models()
 
         def stop(*_args):
             for child in children:

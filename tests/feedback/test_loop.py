@@ -1,0 +1,209 @@
+"""The loop end to end on the real data: feedback → triage → label set → retraining → champion/challenger
+decision → lineage; drift; and the A/B evaluation of strategies."""
+
+import pytest
+
+from datasets.models import Dataset, FeatureSnapshot
+from datasets.services.uploads import dataset_create
+from feedback.models import Experiment, LabelSet
+from feedback.services.experiments import MIN_PER_ARM, stratified_assignment
+from jobs.models import Job
+from predictions.models import DriftReport, ModelVersion
+from predictions.services.drift import drift_check, psi
+from recommendations.models import Plan
+from tests.scenario import register_model, scored_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def champion(analyst):
+    model = register_model(created_by=analyst)
+    scored_run(model, analyst)
+    return model
+
+
+def feedback_to_labels(api_as, staff, analyst, run, values: dict) -> LabelSet:
+    """School staff report observed values; the analyst accepts them and publishes a label set."""
+    for ubigeo, value in values.items():
+        prediction = run.predictions.get(ubigeo=ubigeo)
+        sent = api_as(staff).post(
+            "/api/v1/feedback/",
+            {
+                "ubigeo": ubigeo,
+                "subject": "prediction",
+                "prediction": prediction.pk,
+                "agrees": False,
+                "observed_value": value,
+                "observed_source": "evaluación muestral regional 2025",
+            },
+            format="json",
+        )
+        assert sent.status_code == 201, sent.json()
+        accepted = api_as(analyst).post(
+            f"/api/v1/feedback/{sent.json()['id']}/triage/", {"decision": "accept"}, format="json"
+        )
+        assert accepted.status_code == 200
+    published = api_as(analyst).post("/api/v1/label-sets/", {"note": "ronda 1"}, format="json")
+    return LabelSet.objects.get(pk=published.json()["id"])
+
+
+@pytest.mark.parametrize(("margin", "decision"), [(-1.0, "promoted"), (1.0, "kept")])
+def test_feedback_becomes_labels_that_train_a_challenger_decided_against_the_champion(
+    api_as, make_user, analyst, champion, settings, django_capture_on_commit_callbacks, margin, decision
+):
+    from accounts.models import Role
+
+    settings.RETRAIN_MARGIN = margin
+    staff = make_user("docente_sicuani", Role.SCHOOL_STAFF, "0806")
+    run = champion.runs.get()
+    values = {p.ubigeo: round(min(100.0, p.value + 10), 1) for p in run.predictions.filter(ubigeo__startswith="0806")}
+    label_set = feedback_to_labels(api_as, staff, analyst, run, values)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_as(analyst).post("/api/v1/models/retrain/")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == Job.Status.SUCCEEDED, job.failure_reason
+    challenger = ModelVersion.objects.get(training_job=job)
+    assert challenger.metrics["decision"] == decision
+    assert {"r2", "mae", "rmse"} <= set(challenger.metrics["champion_same_folds"])
+    assert challenger.metrics["grouped_cv"]["n"] == challenger.metrics["champion_same_folds"]["n"]  # same folds
+    assert list(challenger.label_sets.all()) == [label_set]
+    champion.refresh_from_db()
+    expected = (
+        (ModelVersion.Status.CHAMPION, ModelVersion.Status.ARCHIVED)
+        if decision == "promoted"
+        else (ModelVersion.Status.CANDIDATE, ModelVersion.Status.CHAMPION)
+    )
+    challenger.refresh_from_db()
+    assert (challenger.status, champion.status) == expected
+    assert ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).count() == 1
+    lineage = api_as(analyst).get(f"/api/v1/models/{challenger.pk}/").json()
+    assert lineage["label_sets"] == [label_set.number]
+
+
+def test_labels_replace_the_target_in_training(analyst, champion):
+    from feedback.models import Label
+    from predictions.ml.targets import get_target
+    from predictions.services.training import training_table
+
+    label_set = LabelSet.objects.create(number=1, target=champion.target)
+    Label.objects.create(label_set=label_set, target=champion.target, ubigeo="080101", value=12.5)
+    table = training_table(champion.snapshot, champion.target, [label_set])
+    assert get_target(champion.target).values(table)["080101"] == pytest.approx(12.5)
+    original = get_target(champion.target).values(champion.snapshot.to_frame())["080101"]
+    assert original != pytest.approx(12.5)
+
+
+def test_a_retraining_requested_while_one_is_queued_waits_for_it(api_as, analyst, champion):
+    first = api_as(analyst).post("/api/v1/models/retrain/").json()
+    second = api_as(analyst).post("/api/v1/models/retrain/").json()
+    assert first["id"] == second["id"]
+    assert Job.objects.filter(kind=Job.Kind.MODEL_RETRAIN).count() == 1
+
+
+def test_psi_is_zero_for_the_same_data_and_large_for_a_shift():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(50, 10, 2000)
+    assert psi(data, data) == pytest.approx(0, abs=1e-9)
+    assert psi(data, rng.normal(50, 10, 2000)) < 0.05
+    assert psi(data, data + 15) > 0.25
+
+
+def test_drift_report_and_alarm(champion, settings, django_capture_on_commit_callbacks):
+    settings.DRIFT_ALARM_PSI = 0.25
+    same = drift_check(model=champion, snapshot=champion.snapshot)
+    assert same.max_psi < 0.01 and set(same.psi) <= set(champion.options["required_columns"])
+    shifted = champion.snapshot
+    table = shifted.to_frame()
+    table["internet"] = (table["internet"] + 40).clip(upper=100)
+    newer = FeatureSnapshot.objects.create(
+        name="Censo con más internet",
+        spec=shifted.spec,
+        lineage=shifted.lineage,
+        columns=list(table.columns),
+        data={"index": list(table.index), "rows": table.astype(object).where(table.notna(), None).values.tolist()},
+        row_count=len(table),
+        sha256="x" * 64,
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        report = drift_check(model=champion, snapshot=newer)
+    assert report.psi["internet"] > 0.25 and report.max_psi == report.psi["internet"]
+    assert Job.objects.filter(kind=Job.Kind.MODEL_RETRAIN, params__reason__startswith="drift").exists()
+    assert DriftReport.objects.count() == 2
+
+
+def test_stratified_assignment_is_balanced_and_reproducible():
+    districts = [f"08{p:02d}{d:02d}" for p in range(1, 9) for d in range(1, 8)] + ["150101", "150102", "150103"]
+    arms = stratified_assignment(districts, seed=42)
+    assert arms == stratified_assignment(districts, seed=42)
+    assert arms != stratified_assignment(districts, seed=43)
+    for department in {"08", "15"}:
+        counts = [sum(1 for u, a in arms.items() if u[:2] == department and a == arm) for arm in "AB"]
+        assert abs(counts[0] - counts[1]) <= 1
+
+
+def test_experiment_compares_strategies_with_a_bootstrap_interval(
+    api_as, analyst, champion, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_id = (
+            api_as(analyst)
+            .post("/api/v1/plans/", {"budget_pen": 300_000_000, "scope": "PE"}, format="json")
+            .json()["id"]
+        )
+    plan = Plan.objects.get(pk=plan_id)
+    assert plan.job.status == Job.Status.SUCCEEDED, plan.job.failure_reason
+    created = api_as(analyst).post(
+        "/api/v1/experiments/",
+        {
+            "name": "Optimizado vs. más necesitados",
+            "plan": plan.pk,
+            "seed": 7,
+            "outcome_dataset": "ece-2026",
+            "outcome_column": "disparity:ece26_4p",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    experiment = Experiment.objects.get(pk=created.json()["id"])
+    assignments = list(experiment.assignments.all())
+    assert min(sum(a.arm == arm for a in assignments) for arm in "AB") >= MIN_PER_ARM
+    assert plan.recommendations.filter(strategy="neediest_first").exists()
+    # A later ECE arrives as a new dataset version: arm B improves by 3 points more than arm A.
+    dataset = dataset_create(user=analyst, name="ECE 2026", kind=Dataset.Kind.LEARNING_OUTCOMES, slug="ece-2026")
+    satisfactory = {a.ubigeo: 100 - a.baseline + (6 if a.arm == "B" else 3) for a in assignments}
+    rows = "\n".join(f"{u},{v:.2f},{v:.2f}" for u, v in satisfactory.items() if v <= 100)
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = api_as(analyst).post(
+            f"/api/v1/datasets/{dataset.pk}/versions/",
+            {"file": SimpleUploadedFile("ece26.csv", f"ubigeo,ece26_4p_lec_sat,ece26_4p_mat_sat\n{rows}\n".encode())},
+            format="multipart",
+        )
+    assert uploaded.status_code == 202
+    report = api_as(analyst).post(f"/api/v1/experiments/{experiment.pk}/refresh/").json()["report"]
+    assert report["arms"]["A"]["with_outcome"] >= 2 and report["arms"]["B"]["with_outcome"] >= 2
+    assert report["difference_b_minus_a"] == pytest.approx(-3.0, abs=0.01)  # values went through 2 decimals
+    low, high = report["ci95"]
+    assert low <= -3.0 <= high
+    assert report["needed_per_arm"] >= 2
+
+
+def test_an_experiment_with_too_few_districts_is_refused_with_the_minimum(
+    api_as, analyst, champion, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_id = (
+            api_as(analyst)
+            .post("/api/v1/plans/", {"budget_pen": 2_000_000, "scope": "080101"}, format="json")
+            .json()["id"]
+        )
+    response = api_as(analyst).post("/api/v1/experiments/", {"name": "x", "plan": plan_id}, format="json")
+    assert response.status_code == 400
+    assert str(MIN_PER_ARM) in response.json()["detail"]
+    assert not Experiment.objects.exists()

@@ -1,0 +1,118 @@
+"""Plans on the real champion and prediction run: optimisation against the baseline, bad input, exports."""
+
+import io
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+from accounts.models import Role
+from jobs.models import Job
+from recommendations.models import Intervention, Plan
+from tests.scenario import register_model, scored_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(analyst):
+    return scored_run(register_model(created_by=analyst), analyst)
+
+
+@pytest.fixture
+def plan_for(api_as, analyst, run, django_capture_on_commit_callbacks):
+    def make(user=None, **body):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api_as(user or analyst).post("/api/v1/plans/", body, format="json")
+        return response
+
+    return make
+
+
+def test_optimised_plan_within_budget_beats_or_matches_the_baseline(plan_for, api_as, analyst):
+    response = plan_for(budget_pen=20_000_000, scope="08", name="Cusco 2027")
+    assert response.status_code == 202
+    plan = Plan.objects.get(pk=response.json()["id"])
+    assert plan.job.status == Job.Status.SUCCEEDED, plan.job.failure_reason
+    recommendations = list(plan.recommendations.select_related("intervention"))
+    assert recommendations
+    assert sum(r.cost_pen for r in recommendations) <= plan.budget_pen
+    assert all(r.ubigeo.startswith("08") for r in recommendations)
+    assert len({r.ubigeo for r in recommendations}) == len(recommendations)  # one package per district
+    assert plan.objective >= plan.baseline_objective - 1e-6
+    assert plan.summary["optimised"]["status"] == "optimal"
+    assert plan.summary["baseline"]["cost"] <= 20_000_000
+    detail = api_as(analyst).get(f"/api/v1/plans/{plan.pk}/").json()
+    assert detail["objective"] == plan.objective and detail["baseline_objective"] == plan.baseline_objective
+    assert len(detail["recommendations"]) == len(recommendations)
+    first = recommendations[0]
+    assert first.impact_lower <= first.impact <= first.impact_upper
+    assert first.rationale["top_factors"] and "district" in first.rationale
+    assert first.disparity_after < first.disparity_before
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"budget_pen": 0, "scope": "08"}, 400, "cero"),
+        ({"budget_pen": -5, "scope": "08"}, 400, "cero"),
+        ({"budget_pen": 1e6, "scope": "08", "constraints": {"min_department_share": {"15": 0.1}}}, 400, "15"),
+        ({"budget_pen": 1e6, "scope": "08", "constraints": {"min_department_share": {"08": 1.5}}}, 400, "08"),
+        ({"budget_pen": 1e6, "scope": "08", "constraints": {"unknown": 1}}, 400, "unknown"),
+        ({"budget_pen": 1e6, "scope": "99"}, 400, "99"),
+    ],
+)
+def test_bad_plan_requests_are_refused_with_a_reason(plan_for, body, status, fragment):
+    response = plan_for(**body)
+    assert response.status_code == status, response.json()
+    assert fragment in json.dumps(response.json(), ensure_ascii=False)
+    assert not Plan.objects.exists()
+
+
+def test_scope_outside_the_analysts_region_is_refused(plan_for, make_user):
+    cusco_analyst = make_user("analista_cusco", Role.ANALYST, "08")
+    assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="15").status_code == 403
+    assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="PE").status_code == 403
+    assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="0801").status_code == 202
+
+
+def test_an_impossible_constraint_set_fails_naming_the_constraint(plan_for):
+    response = plan_for(budget_pen=10_000_000, scope="PE", constraints={"min_department_share": {"08": 0.6, "15": 0.6}})
+    plan = Plan.objects.get(pk=response.json()["id"])
+    assert plan.job.status == Job.Status.FAILED
+    assert "100" in plan.job.failure_reason or "08" in plan.job.failure_reason
+    assert not plan.recommendations.exists()
+
+
+def test_a_double_submit_is_refused_while_the_first_runs(api_as, analyst, run):
+    client = api_as(analyst)
+    first = client.post("/api/v1/plans/", {"budget_pen": 5e6, "scope": "08"}, format="json")
+    second = client.post("/api/v1/plans/", {"budget_pen": 5e6, "scope": "08"}, format="json")
+    assert (first.status_code, second.status_code) == (202, 409)
+    assert second.json()["plan"] == first.json()["id"]
+
+
+def test_exports_are_safe_against_formula_injection(plan_for, api_as, analyst):
+    plan = Plan.objects.get(pk=plan_for(budget_pen=20_000_000, scope="08").json()["id"])
+    Intervention.objects.filter(pk__in=plan.recommendations.values("intervention")).update(
+        name='=HYPERLINK("http://x","clic")'
+    )
+    client = api_as(analyst)
+    text = client.get(f"/api/v1/plans/{plan.pk}/csv/").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    sheet = load_workbook(io.BytesIO(client.get(f"/api/v1/plans/{plan.pk}/xlsx/").content)).active
+    names = [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names and all(name.startswith("'=") for name in names)
+    collection = json.loads(client.get(f"/api/v1/plans/{plan.pk}/geojson/").content)
+    assert len(collection["features"]) == plan.recommendations.count()
+    assert all(f["geometry"] for f in collection["features"])
+
+
+def test_plan_pages(client, analyst, policymaker_cusco, plan_for):
+    plan = Plan.objects.get(pk=plan_for(budget_pen=20_000_000, scope="08").json()["id"])
+    client.force_login(policymaker_cusco)
+    page = client.get(f"/plans/{plan.pk}/").content.decode()
+    assert 'data-testid="plan-comparison"' in page and 'data-testid="choropleth"' in page
+    assert "no un efecto causal probado" in page
+    client.force_login(analyst)
+    assert client.get("/plans/").status_code == 200
