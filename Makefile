@@ -36,7 +36,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(DEV_STAMP)
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH) $(BENCH_ARGS)
 
 messages: $(DEV_STAMP)
 	$(PY) manage.py makemessages --locale es --ignore .venv --ignore var --no-obsolete

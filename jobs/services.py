@@ -43,6 +43,8 @@ def jobs_for_user(user):
         return Job.objects.none()
     if user.is_administrator:
         return Job.objects.all()
+    if user.can_analyse:  # analysts also follow what the platform started by itself (first training, retraining)
+        return Job.objects.filter(Q(created_by=user) | Q(created_by__isnull=True))
     return Job.objects.filter(created_by=user)
 
 

@@ -190,7 +190,7 @@ def test_experiment_compares_strategies_with_a_bootstrap_interval(
     assert report["arms"]["A"]["with_outcome"] >= 2 and report["arms"]["B"]["with_outcome"] >= 2
     assert report["difference_b_minus_a"] == pytest.approx(-3.0, abs=0.01)  # values went through 2 decimals
     low, high = report["ci95"]
-    assert low <= -3.0 <= high
+    assert low <= report["difference_b_minus_a"] <= high and high - low < 0.1  # every district moved alike
     assert report["needed_per_arm"] >= 2
 
 
