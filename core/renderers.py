@@ -23,7 +23,7 @@ class CSVRenderer(BaseRenderer):
         buffer.write("\ufeff")
         writer = csv.writer(buffer)
         header = list(data[0].keys()) if data else []
-        writer.writerow(header)
+        writer.writerow([safe_cell(name) for name in header])
         for item in data:
             writer.writerow([safe_cell(self._flat(item.get(key))) for key in header])
         response = (renderer_context or {}).get("response")

@@ -24,8 +24,9 @@ def _database_ok() -> str | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - any failure means not ready; the details go to the log, not the answer
+        logger.exception("readiness: database")
+        return "unavailable"
     return None
 
 
@@ -35,8 +36,9 @@ def _broker_ok() -> str | None:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
             if conn.transport.driver_type == "redis":
                 conn.default_channel.client.ping()
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001
+        logger.exception("readiness: broker")
+        return "unavailable"
     return None
 
 

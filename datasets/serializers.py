@@ -77,6 +77,8 @@ class DistrictDetailSerializer(DistrictSerializer):
 
 class DatasetSerializer(serializers.ModelSerializer):
     latest_version = serializers.SerializerMethodField()
+    key_columns = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=10)
+    percent_columns = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=200)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

@@ -285,7 +285,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # A running job beats at least this often; one silent for longer lost its worker.
-JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -156,7 +156,9 @@ def labels(request):
         "feedback/labels.html",
         {
             "label_sets": LabelSet.objects.all(),
-            "pending": Label.objects.filter(label_set__isnull=True).select_related("feedback")[:200],
+            "pending": Label.objects.filter(label_set__isnull=True)
+            .filter(request.user.ubigeo_q("ubigeo"))
+            .select_related("feedback")[:200],
         },
     )
 

@@ -126,6 +126,17 @@ def job_succeed(*, job: Job, result: dict | None = None, message: str = "") -> b
     )
 
 
+def job_commit(*, job: Job) -> None:
+    """Call inside the transaction that writes a job's results: the job is marked succeeded in that same
+    transaction. A cancel or a newer attempt that came first makes this raise, and the results roll back; one
+    that comes later finds the job ended. So a cancelled job never leaves results behind."""
+    now = timezone.now()
+    if not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+        status=Job.Status.SUCCEEDED, progress=100.0, finished_at=now, heartbeat_at=now, message=_("Done")
+    ):
+        raise JobCancelled()
+
+
 def job_fail(*, job: Job, reason: str) -> bool:
     return _job_end(job=job, status=Job.Status.FAILED, failure_reason=reason[:5000], message=_("Failed"))
 
@@ -179,7 +190,15 @@ def jobs_reap_stale() -> dict:
             failure_reason=_("The worker stopped during the job %(n)d times; giving up.") % {"n": job.attempts},
         ):
             failed += 1
-    return {"requeued": requeued, "failed": failed}
+    # A job still queued long after it was created probably lost its message (the broker was down when it was
+    # sent): send it again; a claim makes a duplicate harmless.
+    resent = 0
+    for job in Job.objects.filter(
+        status=Job.Status.QUEUED, created_at__lt=stale - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    ):
+        job_enqueue(job=job)
+        resent += 1
+    return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
 def job_run(*, job_id: int, handler: Callable[[Job, JobProgress], dict | None], worker: str = "") -> Job | None:
@@ -201,7 +220,10 @@ def job_run(*, job_id: int, handler: Callable[[Job, JobProgress], dict | None], 
         logger.exception("job %s failed", job_id)
         job_fail(job=job, reason=_("Unexpected error: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"})
     else:
-        job_succeed(job=job, result=result or {})
+        if not job_succeed(job=job, result=result or {}):  # committed with its results: record what it returned
+            Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED, attempts=job.attempts).update(
+                result=result or {}
+            )
     job.refresh_from_db()
     return job
 

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsAnalystOrAdministrator
+from core.metrics import predictions_served
 from core.renderers import CSVPaginationMixin
 from datasets.api import WITH_CSV
 from datasets.models import FeatureSnapshot
@@ -113,8 +114,6 @@ class PredictionViewSet(CSVPaginationMixin, mixins.ListModelMixin, viewsets.Gene
         return queryset.filter(ubigeo__startswith=department) if department else queryset
 
     def list(self, request, *args, **kwargs):
-        from core.metrics import predictions_served
-
         response = super().list(request, *args, **kwargs)
         data = response.data
         predictions_served(len(data["results"]) if isinstance(data, dict) else len(data))

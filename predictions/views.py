@@ -79,6 +79,12 @@ def choropleth(user, values: dict[str, float], labels: dict[str, str] | None = N
     }
 
 
+def _points_in_region(model: ModelVersion, user) -> list[tuple]:
+    """(ubigeo, observed, predicted) of the grouped cross-validation, only for districts in the user's region."""
+    inside = tuple(user.region_codes)
+    return [(u, o, p) for u, (o, p) in model.out_of_fold.items() if o is not None and u.startswith(inside)]
+
+
 @analyst_required
 def model_list(request):
     if request.method == "POST":
@@ -102,7 +108,7 @@ def model_list(request):
     latest_job = models[0].training_job_id if models else None
     compared = [m for m in models if m.training_job_id == latest_job]
     for model in compared:
-        model.points = [(u, o, p) for u, (o, p) in list(model.out_of_fold.items()) if o is not None]
+        model.points = _points_in_region(model, request.user)
     return render(
         request,
         "predictions/model_list.html",
@@ -132,12 +138,7 @@ def model_detail(request, pk):
                 _("Model #%(id)s is now the champion; every district is being scored again.") % {"id": model.pk},
             )
         return redirect("predictions:model_detail", pk=model.pk)
-    allowed = set(request.user.region_codes)
-    points = [
-        (u, o, p)
-        for u, (o, p) in model.out_of_fold.items()
-        if o is not None and ("" in allowed or u.startswith(tuple(allowed)))
-    ]
+    points = _points_in_region(model, request.user)
     champion = ModelVersion.objects.filter(target=model.target, status=ModelVersion.Status.CHAMPION).first()
     return render(
         request,

@@ -64,14 +64,14 @@ class PlanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         run_id = fields.pop("run", None)
         run = get_object_or_404(PredictionRun, pk=run_id) if run_id else None
         plan = plan_request(user=request.user, run=run, **fields)
-        return Response(PlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)
+        return Response(PlanSerializer(plan, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=PlanDetailSerializer)
     def retrieve(self, request, pk=None):
         """The plan's objective, the baseline's objective and the recommendations inside your region."""
         plan = self.get_object()
         visible = recommendations_for_user(request.user).filter(plan=plan).select_related("intervention")
-        return Response(PlanDetailSerializer(plan, context={"recommendations": visible}).data)
+        return Response(PlanDetailSerializer(plan, context={"recommendations": visible, "request": request}).data)
 
     def _export(self, request, pk, render, content_type, suffix):
         plan = self.get_object()

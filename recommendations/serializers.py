@@ -134,6 +134,7 @@ class PlanSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     recommendations_count = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = Plan
@@ -155,8 +156,21 @@ class PlanSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def _user(self):
+        request = self.context.get("request")
+        return request.user if request else self.context.get("user")
+
     def get_recommendations_count(self, plan) -> int:
-        return plan.recommendations.count()
+        from recommendations.services.review import recommendations_for_user
+
+        user = self._user()
+        return recommendations_for_user(user).filter(plan=plan).count() if user else plan.recommendations.count()
+
+    def get_summary(self, plan) -> dict:
+        from recommendations.services.plans import plan_summary_for_user
+
+        user = self._user()
+        return plan_summary_for_user(plan, user) if user else plan.summary
 
 
 class PlanDetailSerializer(PlanSerializer):

@@ -14,7 +14,7 @@ from datasets.models import Department, District
 from predictions.views import choropleth
 from recommendations.forms import InterventionForm, PlanForm
 from recommendations.models import Intervention, Recommendation
-from recommendations.services.plans import plan_request, plans_for_user
+from recommendations.services.plans import plan_request, plan_summary_for_user, plans_for_user
 from recommendations.services.review import (
     ACTIONS,
     actions_for,
@@ -81,7 +81,7 @@ def plan_detail(request, pk):
     for recommendation in recommendations:
         recommendation.name = names.get(recommendation.ubigeo, recommendation.ubigeo)
     departments = dict(Department.objects.values_list("code", "name"))
-    summary = plan.summary or {}
+    summary = plan_summary_for_user(plan, request.user)
     comparison = []
     for code in sorted(
         set(summary.get("optimised", {}).get("departments", {}))

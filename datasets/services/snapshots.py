@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from datasets.models import DatasetRow, DatasetVersion, District, FeatureSnapshot
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 
 NUMERIC_TYPES = {"number", "percent", "integer", "latitude", "longitude"}
 AGGREGATES = {"mean", "sum", "count", "min", "max"}
@@ -138,6 +138,7 @@ def snapshot_build(*, job: Job, progress) -> dict:
             job=job,
             created_by=job.created_by,
         )
+        job_commit(job=job)
     return {"snapshot": snapshot.pk, "rows": len(index), "columns": len(table.columns)}
 
 

@@ -19,7 +19,7 @@ from core.exceptions import ApplicationError, Conflict, TooLarge
 from datasets.models import Dataset, DatasetRow, DatasetVersion, District, Upload
 from datasets.services.validation import FileProblem, Outcome, Schema, validate_file
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
@@ -345,9 +345,9 @@ def dataset_ingest(*, job: Job, progress) -> dict:
     with _local_path(upload.file) as path:
         # Inside an outer transaction (tests) a second connection could not see its rows: spool instead.
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            outcome, version = _ingest_pipelined(upload, path, options, progress)
+            outcome, version = _ingest_pipelined(upload, job, path, options, progress)
         else:
-            outcome, version = _ingest_spooled(upload, path, options, progress)
+            outcome, version = _ingest_spooled(upload, job, path, options, progress)
     return {
         "version": version.pk,
         "number": version.number,
@@ -399,7 +399,7 @@ def _version_fields(outcome: Outcome) -> dict:
     }
 
 
-def _ingest_spooled(upload: Upload, path, options, progress):
+def _ingest_spooled(upload: Upload, job: Job, path, options, progress):
     spool_dir = settings.VAR_DIR / "tmp"
     spool_dir.mkdir(exist_ok=True)
     with tempfile.TemporaryFile("w+", dir=spool_dir, encoding="utf-8") as spool:
@@ -410,16 +410,22 @@ def _ingest_spooled(upload: Upload, path, options, progress):
             version = _version_create(upload)
             DatasetVersion.objects.filter(pk=version.pk).update(**_version_fields(outcome))
             rows_bulk_insert(version_id=version.pk, spool=spool)
+            job_commit(job=job)
     version.refresh_from_db()
     return outcome, version
 
 
-def _ingest_pipelined(upload: Upload, path, options, progress):
+def _version_finish(pk: int, fields: dict, job: Job) -> None:
+    DatasetVersion.objects.filter(pk=pk).update(**fields)
+    job_commit(job=job)
+
+
+def _ingest_pipelined(upload: Upload, job: Job, path, options, progress):
     from datasets.services.copy_writer import PipelinedCopy
 
     writer = PipelinedCopy(
         create_version=lambda: _version_create(upload).pk,
-        finish_version=lambda pk, fields: DatasetVersion.objects.filter(pk=pk).update(**fields),
+        finish_version=lambda pk, fields: _version_finish(pk, fields, job),
     )
     try:
         outcome = _validate(upload, path, writer, options)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from scipy import stats
 
+from accounts.models import region_codes
 from core.exceptions import ApplicationError
 from datasets.models import Dataset, DatasetRow
 from feedback.models import Assignment, Experiment, Feedback
@@ -51,6 +52,10 @@ def experiment_create(
 ) -> Experiment:
     if not user.can_analyse:
         raise PermissionDenied
+    scope = region_codes(plan.scope)
+    if (scope == [""] and user.region_level != "national") or not all(user.can_access_ubigeo(c) for c in scope if c):
+        # the experiment writes recommendations across the plan's scope: all of it must be the analyst's
+        raise PermissionDenied(_("The plan's scope %(scope)s is outside your region.") % {"scope": plan.scope})
     if plan.status != Job.Status.SUCCEEDED:
         raise ApplicationError(_("The plan has not finished optimising yet."))
     optimised = {r.ubigeo for r in plan.recommendations.filter(strategy="optimised")}

@@ -19,7 +19,7 @@ from accounts.services import audit_record
 from datasets.models import FeatureSnapshot
 from feedback.models import Label, LabelSet
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 from predictions.ml import artifacts
 from predictions.ml.retraining import compare_challenger
 from predictions.ml.targets import DEFAULT_TARGET
@@ -130,6 +130,7 @@ def model_retrain(*, job: Job, progress) -> dict:
                     changes={"replaced": champion.pk, "gain_r2": round(gain, 4)},
                     reason=f"retraining ({job.params.get('reason', '')}); margin {settings.RETRAIN_MARGIN}",
                 )
+        job_commit(job=job)
     if promote:
         from predictions.services.runs import prediction_run_request
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import ApplicationError
 from datasets.models import FeatureSnapshot
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 from predictions.ml.suite import explain_table
 from predictions.ml.targets import get_target
 from predictions.models import ModelVersion, Prediction, PredictionRun
@@ -137,6 +137,7 @@ def prediction_run(*, job: Job, progress) -> dict:
             },
         }
         run.save(update_fields=["summary"])
+        job_commit(job=job)
     return {"run": run.pk, "predictions": len(rows), "flagged": run.summary["flagged"]}
 
 

@@ -9,7 +9,7 @@ from accounts.services import audit_record
 from core.exceptions import ApplicationError, Conflict
 from datasets.models import FeatureSnapshot
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 from predictions.ml import artifacts
 from predictions.ml.estimators import ALGORITHMS
 from predictions.ml.suite import train_suite
@@ -18,6 +18,47 @@ from predictions.models import ModelVersion
 from predictions.services.models import artifact_path, code_version, library_versions
 
 PROMOTION_METRIC = "r2"  # grouped-CV R², higher is better; equivalent to RMSE on the same districts
+
+
+def training_options_validate(target: str, options) -> dict:
+    """Only the options an analyst may set, with sane bounds; everything else stays at the suite's defaults."""
+    from predictions.ml.features import NEIGHBOUR_GROUP, feature_groups
+
+    if options in (None, ""):
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationError({"options": _('Options are an object, e.g. {"fast": true}.')})
+    unknown = sorted(set(options) - {"groups", "weighting", "fast", "n_splits"})
+    if unknown:
+        raise ValidationError({"options": _("Unknown options: %(names)s.") % {"names": ", ".join(unknown)}})
+    clean = {}
+    if "fast" in options:
+        if not isinstance(options["fast"], bool):
+            raise ValidationError({"options": _("fast is true or false.")})
+        clean["fast"] = options["fast"]
+    if "n_splits" in options:
+        if (
+            isinstance(options["n_splits"], bool)
+            or not isinstance(options["n_splits"], int)
+            or not (2 <= options["n_splits"] <= 10)
+        ):
+            raise ValidationError({"options": _("n_splits is a whole number from 2 to 10.")})
+        clean["n_splits"] = options["n_splits"]
+    if "weighting" in options:
+        if options["weighting"] not in ("reliability", "none"):
+            raise ValidationError({"options": _("weighting is reliability or none.")})
+        clean["weighting"] = options["weighting"]
+    if "groups" in options:
+        groups, known = options["groups"], set(feature_groups(target)) | {NEIGHBOUR_GROUP}
+        if not isinstance(groups, dict) or set(groups) - known or not all(isinstance(v, bool) for v in groups.values()):
+            raise ValidationError(
+                {
+                    "options": _("groups maps feature groups (%(names)s) to true or false.")
+                    % {"names": ", ".join(sorted(known))}
+                }
+            )
+        clean["groups"] = groups
+    return clean
 
 
 def default_snapshot() -> FeatureSnapshot | None:
@@ -51,6 +92,7 @@ def model_train_request(
     unknown = sorted(set(algorithms) - set(ALGORITHMS))
     if unknown:
         raise ValidationError({"algorithms": _("Unknown algorithms: %(names)s.") % {"names": ", ".join(unknown)}})
+    options = training_options_validate(target, options)
     snapshot = snapshot or default_snapshot()
     if snapshot is None:
         raise ApplicationError(_("There is no feature table to train on yet."))
@@ -61,7 +103,7 @@ def model_train_request(
             "target": target,
             "snapshot": snapshot.pk,
             "algorithms": algorithms,
-            "options": options or {},
+            "options": options,
             "label_sets": [label_set.pk for label_set in label_sets],
         },
         scope=user.effective_region if user else "",
@@ -151,6 +193,7 @@ def model_train(*, job: Job, progress) -> dict:
         for model in created:
             model.label_sets.set(label_sets)
         champion = champion_first(target=suite.target, models=created, best=suite.champion)
+        job_commit(job=job)
     return {
         "models": [m.pk for m in created],
         "best": suite.champion,

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from accounts.services import region_validate
 from core.exceptions import ApplicationError
 from datasets.models import Department
 from jobs.models import Job
-from jobs.services import job_create
+from jobs.services import job_commit, job_create
 from recommendations import optimise
 from recommendations.models import Plan, Recommendation
 
@@ -41,32 +42,66 @@ def plans_for_user(user):
     return Plan.objects.filter(pk__in=visible)
 
 
-def constraints_validate(constraints: dict, scope: str) -> dict:
+def plan_summary_for_user(plan: Plan, user) -> dict:
+    """The plan's summary with what lies outside the user's region removed: the baseline's district choices and
+    the per-department blocks. National totals stay: they are aggregates of the plan as a whole."""
+    summary = dict(plan.summary or {})
+    if user.region_codes == [""]:
+        return summary
+    inside = tuple(code for code in user.region_codes if code)
+    departments = {code[:2] for code in inside}
+    for key in ("optimised", "baseline"):
+        if key in summary:
+            block = dict(summary[key])
+            block["departments"] = {d: v for d, v in block.get("departments", {}).items() if d in departments}
+            if "selected" in block:
+                block["selected"] = [c for c in block["selected"] if c["ubigeo"].startswith(inside)]
+            summary[key] = block
+    return summary
+
+
+def constraints_validate(constraints, scope: str) -> dict:
+    """Check types and values of every constraint; anything odd is a 400 that names it, never a 500."""
+    if not isinstance(constraints, dict):
+        raise ValidationError({"constraints": _("Constraints are an object of named values.")})
     unknown = set(constraints) - CONSTRAINT_KEYS
     if unknown:
         raise ValidationError(
             {"constraints": _("Unknown constraints: %(names)s.") % {"names": ", ".join(sorted(unknown))}}
         )
+    for flag in ("one_per_type_per_district", "only_flagged"):
+        if flag in constraints and not isinstance(constraints[flag], bool):
+            raise ValidationError({"constraints": _("%(name)s is true or false.") % {"name": flag}})
     clean = {
         "max_per_district": constraints.get("max_per_district", 1),
-        "one_per_type_per_district": bool(constraints.get("one_per_type_per_district", True)),
-        "only_flagged": bool(constraints.get("only_flagged", False)),
+        "one_per_type_per_district": constraints.get("one_per_type_per_district", True),
+        "only_flagged": constraints.get("only_flagged", False),
         "equity": constraints.get("equity", "") or "",
-        "equity_strength": float(constraints.get("equity_strength", 1.0)),
+        "equity_strength": constraints.get("equity_strength", 1.0),
         "min_department_share": {},
-        "interventions": list(constraints.get("interventions") or []),
+        "interventions": constraints.get("interventions") or [],
     }
     if clean["max_per_district"] is not None:
-        try:
-            clean["max_per_district"] = int(clean["max_per_district"])
-        except (TypeError, ValueError):
+        if isinstance(clean["max_per_district"], bool) or not isinstance(clean["max_per_district"], int):
             raise ValidationError({"constraints": _("max_per_district must be a whole number or null.")})
         if clean["max_per_district"] < 1:
             raise ValidationError({"constraints": _("max_per_district must be at least 1.")})
-    if clean["equity"] not in EQUITY:
+    if not isinstance(clean["equity"], str) or clean["equity"] not in EQUITY:
         raise ValidationError({"constraints": _("equity must be poverty, indigenous or empty.")})
-    if not 0 <= clean["equity_strength"] <= 5:
+    strength = clean["equity_strength"]
+    if isinstance(strength, bool) or not isinstance(strength, int | float) or not 0 <= strength <= 5:
         raise ValidationError({"constraints": _("equity_strength must be between 0 and 5.")})
+    clean["equity_strength"] = float(strength)
+    interventions = clean["interventions"]
+    if not isinstance(interventions, list) or not all(isinstance(code, str) for code in interventions):
+        raise ValidationError({"constraints": _("interventions is a list of intervention codes.")})
+    from recommendations.models import Intervention
+
+    unknown_codes = sorted(set(interventions) - set(Intervention.objects.values_list("code", flat=True)))
+    if unknown_codes:
+        raise ValidationError(
+            {"constraints": _("Unknown interventions: %(codes)s.") % {"codes": ", ".join(unknown_codes)}}
+        )
     shares = constraints.get("min_department_share") or {}
     if not isinstance(shares, dict):
         raise ValidationError({"constraints": _("min_department_share maps department codes to fractions.")})
@@ -78,15 +113,13 @@ def constraints_validate(constraints: dict, scope: str) -> dict:
             raise ValidationError(
                 {"constraints": _("Department %(code)s is outside the plan's scope.") % {"code": code}}
             )
-        try:
-            share = float(share)
-        except (TypeError, ValueError):
+        if isinstance(share, bool) or not isinstance(share, int | float):
             raise ValidationError({"constraints": _("The share for %(code)s is not a number.") % {"code": code}})
         if not 0 <= share <= 1:
             raise ValidationError(
                 {"constraints": _("The share for %(code)s must be between 0 and 1.") % {"code": code}}
             )
-        clean["min_department_share"][code] = share
+        clean["min_department_share"][code] = float(share)
     return clean
 
 
@@ -114,6 +147,8 @@ def plan_request(*, user, name: str, budget_pen, scope: str, constraints: dict |
     ):
         raise PermissionDenied(_("The scope %(scope)s is outside your region.") % {"scope": scope})
     clean = constraints_validate(constraints or {}, scope)
+    if run is not None and run.status != Job.Status.SUCCEEDED:
+        raise ValidationError({"run": _("Prediction run #%(id)s has not succeeded.") % {"id": run.pk}})
     run = run or latest_champion_run()
     if run is None:
         raise ApplicationError(_("There are no predictions yet: train a model and run predictions first."))
@@ -194,7 +229,8 @@ def plan_optimise(*, job: Job, progress) -> dict:
     budget = float(plan.budget_pen)
     progress(70, _("Solving the plan (%(n)s candidates)") % {"n": f"{len(candidates):,}"})
     try:
-        result = optimise.optimise(candidates, budget, constraints, time_limit=120.0)
+        # The solver reports no progress while it works: keep it well inside the heartbeat a worker must keep.
+        result = optimise.optimise(candidates, budget, constraints, time_limit=settings.JOB_STALE_SECONDS / 3)
     except optimise.InfeasiblePlan as exc:
         raise ApplicationError(_("No plan meets the constraints: %(reason)s") % {"reason": str(exc)})
     progress(90, _("Computing the neediest-first baseline"))
@@ -214,6 +250,7 @@ def plan_optimise(*, job: Job, progress) -> dict:
             "run": plan.run_id,
         }
         plan.save(update_fields=["objective", "baseline_objective", "summary"])
+        job_commit(job=job)
     return {
         "plan": plan.pk,
         "recommendations": len(result.selected),

@@ -274,3 +274,20 @@ def test_only_analysts_and_administrators_upload(upload, role_users, role, datas
 
 def test_administrator_uploads_too(upload, admin_user):
     assert finished(upload(GOOD, user=admin_user)).job.status == Job.Status.SUCCEEDED
+
+
+def test_csv_exports_neutralise_formula_like_column_names(upload, api_as, analyst):
+    free = dataset_create(user=analyst, name="Encabezados", kind=Dataset.Kind.FREEFORM)
+    done = finished(upload('ubigeo,"=HYPERLINK(""http://x"",""ver"")",@SUM(1+1)\n080101,a,b\n', target=free))
+    assert done.job.status == Job.Status.SUCCEEDED, done.job.failure_reason
+    text = api_as(analyst).get(f"/api/v1/versions/{done.version.pk}/rows/?format=csv").content.decode("utf-8-sig")
+    header = text.splitlines()[0]
+    assert "'=HYPERLINK" in header and "'@SUM" in header
+
+
+def test_dataset_key_columns_must_be_a_list_of_names(api_as, analyst):
+    response = api_as(analyst).post(
+        "/api/v1/datasets/", {"name": "Mala", "kind": "freeform", "key_columns": "anio"}, format="json"
+    )
+    assert response.status_code == 400
+    assert not Dataset.objects.filter(name="Mala").exists()

@@ -203,9 +203,13 @@ def test_every_dashboard_and_rule_query_has_data_in_a_real_prometheus(tmp_path, 
     assert http_get(web.url("/api/v1/me/"), headers=token)[0] == 200
     assert http_get(web.url("/api/v1/jobs/999999999/"), headers=token)[0] == 404
     assert http_get(web.url("/readyz"))[0] == 200
-    # The predictions API counts what it serves (predictions_served).
-    status, body = http_get(web.url(f"/api/v1/predictions/runs/{run.pk}/predictions/"), headers=token)
-    assert status == 200 and len(json.loads(body)["results"]) == len(places), body[:300]
+    # The predictions API counts what it serves (predictions_served). Twice, with a scrape in between: rate()
+    # sees only increases after a series' first sample.
+    for served in (1, 2):
+        status, body = http_get(web.url(f"/api/v1/predictions/runs/{run.pk}/predictions/"), headers=token)
+        assert status == 200 and len(json.loads(body)["results"]) == len(places), body[:300]
+        expr = "sum(eduplatform_predictions_served_total)"
+        wait_until(lambda n=served, e=expr: prometheus.value(e) == n * len(places), 30, "Prometheus to count them")
     status, body = http_post(
         web.url("/api/v1/datasets/"), {"name": "Escuelas", "kind": "district_indicators"}, headers=token
     )
@@ -252,7 +256,7 @@ def test_every_dashboard_and_rule_query_has_data_in_a_real_prometheus(tmp_path, 
             lambda v: v == 1
         ),
         "sum(eduplatform_web_workers)": lambda v: v == 2,
-        "sum(eduplatform_predictions_served_total)": lambda v: v == len(places),
+        "sum(eduplatform_predictions_served_total)": lambda v: v == 2 * len(places),
         "sum(rate(eduplatform_predictions_served_total[5m]))": lambda v: v > 0,
         f'max(eduplatform_flagged_districts{{department="08",target="{rows.TARGET}"}})': lambda v: v == 3,
     }

@@ -207,3 +207,23 @@ def test_an_experiment_with_too_few_districts_is_refused_with_the_minimum(
     assert response.status_code == 400
     assert str(MIN_PER_ARM) in response.json()["detail"]
     assert not Experiment.objects.exists()
+
+
+def test_a_regional_analyst_cannot_run_an_experiment_on_a_national_plan(
+    api_as, analyst, make_user, champion, django_capture_on_commit_callbacks
+):
+    from accounts.models import Role
+
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_id = (
+            api_as(analyst)
+            .post("/api/v1/plans/", {"budget_pen": 300_000_000, "scope": "PE"}, format="json")
+            .json()["id"]
+        )
+    lima_analyst = make_user("analista_lima2", Role.ANALYST, "15")
+    before = Plan.objects.get(pk=plan_id).recommendations.count()
+    response = api_as(lima_analyst).post(
+        "/api/v1/experiments/", {"name": "x", "plan": plan_id, "seed": 1}, format="json"
+    )
+    assert response.status_code == 403
+    assert Plan.objects.get(pk=plan_id).recommendations.count() == before and not Experiment.objects.exists()

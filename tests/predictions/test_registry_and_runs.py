@@ -126,3 +126,35 @@ def test_pages_show_the_map_the_district_prediction_and_the_comparison(client, a
     assert 'class="scatter"' in models_page and "ridge" in models_page
     national = client.get(f"/predictions/{run.pk}/").content.decode()
     assert national.count("<path") > 1800
+
+
+def test_model_pages_show_observed_results_only_inside_the_region(client, analyst, make_user):
+    from accounts.models import Role
+
+    model = register_model(created_by=analyst)
+    model.training_job = Job.objects.create(kind=Job.Kind.MODEL_TRAIN)
+    model.save()
+    lima = make_user("analista_lima3", Role.ANALYST, "15")
+    client.force_login(lima)
+    for url in ("/models/", f"/models/{model.pk}/"):
+        page = client.get(url).content.decode()
+        titles = [t.split(":")[0] for t in page.split("<title>")[1:] if t[:6].isdigit()]
+        assert titles and all(t.startswith("15") for t in titles), url
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["fast"],
+        {"n_splits": 100000},
+        {"n_splits": True},
+        {"fast": "yes"},
+        {"groups": {"idh": "on"}},
+        {"weighting": "magic"},
+        {"params": {}},
+    ],
+)
+def test_bad_training_options_are_refused(api_as, analyst, options):
+    response = api_as(analyst).post("/api/v1/models/train/", {"options": options}, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert not Job.objects.filter(kind=Job.Kind.MODEL_TRAIN).exists()

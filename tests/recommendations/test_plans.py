@@ -116,3 +116,43 @@ def test_plan_pages(client, analyst, policymaker_cusco, plan_for):
     assert "no un efecto causal probado" in page
     client.force_login(analyst)
     assert client.get("/plans/").status_code == 200
+
+
+def test_a_regional_user_sees_no_baseline_choices_outside_their_region(plan_for, api_as, staff_lima):
+    plan = Plan.objects.get(pk=plan_for(budget_pen=200_000_000, scope="PE").json()["id"])
+    assert any(not c["ubigeo"].startswith("150101") for c in plan.summary["baseline"]["selected"])
+    seen = api_as(staff_lima).get(f"/api/v1/plans/{plan.pk}/").json()
+    assert all(c["ubigeo"].startswith("150101") for c in seen["summary"]["baseline"]["selected"])
+    assert set(seen["summary"]["optimised"]["departments"]) <= {"15"}
+    assert seen["recommendations_count"] == len(seen["recommendations"])
+    listed = api_as(staff_lima).get("/api/v1/plans/").json()["results"][0]
+    assert all(c["ubigeo"].startswith("150101") for c in listed["summary"]["baseline"]["selected"])
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        {"equity": ["x"]},
+        {"interventions": 5},
+        {"interventions": ["no-such"]},
+        {"equity_strength": "abc"},
+        {"max_per_district": "2"},
+        {"only_flagged": "yes"},
+        {"min_department_share": {"08": "0.1"}},
+        ["a", "b"],
+    ],
+)
+def test_malformed_constraints_are_a_400_not_a_500(plan_for, constraints):
+    response = plan_for(budget_pen=1e6, scope="08", constraints=constraints)
+    assert response.status_code == 400, response.content[:300]
+    assert not Plan.objects.exists()
+
+
+def test_a_plan_on_an_unfinished_prediction_run_is_refused(plan_for, run):
+    from predictions.models import PredictionRun
+
+    pending = PredictionRun.objects.create(
+        model=run.model, snapshot=run.snapshot, job=Job.objects.create(kind=Job.Kind.PREDICTION_RUN)
+    )
+    response = plan_for(budget_pen=1e6, scope="08", run=pending.pk)
+    assert response.status_code == 400 and str(pending.pk) in response.json()["detail"]
