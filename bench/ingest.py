@@ -58,7 +58,7 @@ def child(database_url: str, file: Path, orm_rows: int) -> dict:
     from accounts.models import NATIONAL, Role, User
     from datasets.models import Dataset, DatasetRow
     from datasets.services.registry import registry_load
-    from datasets.services.uploads import _store, _upload_record, dataset_create, dataset_ingest
+    from datasets.services.uploads import dataset_create, dataset_ingest, upload_register
     from jobs.services import job_run
 
     call_command("migrate", verbosity=0)
@@ -66,20 +66,9 @@ def child(database_url: str, file: Path, orm_rows: int) -> dict:
     user = User.objects.create(username="bench", role=Role.ANALYST, region=NATIONAL)
     dataset = dataset_create(user=user, name="Bench", kind=Dataset.Kind.DISTRICT_INDICATORS, key_columns=["periodo"])
     with open(file, "rb") as handle:
-        stored, sha, size = _store(File(handle, name="bench.csv"), ".csv")
-    upload = _upload_record(
-        user=user,
-        dataset=dataset,
-        stored_name=stored,
-        original_name="bench.csv",
-        sha=sha,
-        size=size,
-        encoding="",
-        delimiter="",
-        drop_invalid_rows=False,
-        note="",
-        enqueue=False,
-    )
+        upload = upload_register(
+            user=user, dataset=dataset, file=File(handle, name="bench.csv"), name="bench.csv", enqueue=False
+        )
     started = time.perf_counter()
     job = job_run(job_id=upload.job_id, handler=lambda job, progress: dataset_ingest(job=job, progress=progress))
     seconds = time.perf_counter() - started

@@ -40,6 +40,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     from jobs.models import Job
@@ -82,23 +83,32 @@ def main() -> None:
             "interventions": [],
         },
     )
-    candidates, _details = plan_candidates(plan=plan, progress=lambda *_: None)
+    candidates, details = plan_candidates(plan=plan, progress=lambda *_: None)
     print(f"{len(candidates):,} candidates (district × intervention) estimated in {time.perf_counter() - started:.0f}s")
-    print()
-    print(
-        f"{'budget (S/ M)':>14}{'solve s':>9}{'status':>10}{'optimised':>12}{'neediest':>12}{'ratio':>8}"
-        f"{'districts':>11}"
+    header = (
+        f"{'budget (S/ M)':>14}{'gap':>8}{'solve s':>9}{'status':>11}{'proved':>9}{'optimised':>12}"
+        f"{'neediest':>12}{'ratio':>8}{'districts':>11}"
     )
     constraints = optimise.Constraints(max_per_district=1)
-    for millions in (float(b) for b in args.budgets.split(",")):
-        budget = millions * 1e6
-        result = optimise.optimise(candidates, budget, constraints)
-        baseline = optimise.neediest_first(candidates, budget, constraints)
-        ratio = result.total_impact / baseline.total_impact if baseline.total_impact else float("inf")
-        print(
-            f"{millions:>14,.0f}{result.solve_seconds:>9.2f}{result.status:>10}{result.total_impact:>12,.0f}"
-            f"{baseline.total_impact:>12,.0f}{ratio:>8.2f}{result.n_districts:>11,}"
-        )
+    model_only = [c for c in candidates if details[c.key]["estimate"] == "model"]
+    for label, pool in (("all interventions", candidates), ("model-estimated interventions only", model_only)):
+        print(f"\n-- {label}: {len(pool):,} candidates\n{header}")
+        for millions in (float(b) for b in args.budgets.split(",")):
+            for gap in (settings.PLAN_MIP_GAP, 0.0):
+                print(_row(pool, millions, gap, constraints))
+
+
+def _row(pool, millions: float, gap: float, constraints) -> str:
+    from recommendations import optimise
+
+    budget = millions * 1e6
+    result = optimise.optimise(pool, budget, constraints, time_limit=120, mip_rel_gap=gap)
+    baseline = optimise.neediest_first(pool, budget, constraints)
+    ratio = result.total_impact / baseline.total_impact if baseline.total_impact else float("inf")
+    return (
+        f"{millions:>14,.0f}{gap:>8.0e}{result.solve_seconds:>9.2f}{result.status:>11}{result.gap or 0:>9.1e}"
+        f"{result.total_impact:>12,.0f}{baseline.total_impact:>12,.0f}{ratio:>8.2f}{result.n_districts:>11,}"
+    )
 
 
 if __name__ == "__main__":

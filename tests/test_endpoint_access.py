@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import AuditEvent, Role
 from datasets.models import Dataset, DatasetVersion, FeatureSnapshot
-from datasets.services.uploads import _store, _upload_record
+from datasets.services.uploads import upload_register
 from feedback.models import Experiment, Feedback, Label, LabelSet
 from jobs.models import Job
 from predictions.models import ModelVersion
@@ -38,20 +38,10 @@ def failed_job(ctx):
 
 def analyst_upload(ctx, status=Job.Status.FAILED):
     dataset = Dataset.objects.get(slug="censo-2017-servicios")
-    name, sha, size = _store(ContentFile(f"ubigeo,agua\n080101,{ctx['n']}\n".encode(), name="x.csv"), ".csv")
+    content = f"ubigeo,agua\n080101,{ctx['n']}\n".encode()
     ctx["n"] += 1
-    upload = _upload_record(
-        user=ctx["analyst"],
-        dataset=dataset,
-        stored_name=name,
-        original_name="x.csv",
-        sha=sha,
-        size=size,
-        encoding="",
-        delimiter="",
-        drop_invalid_rows=False,
-        note="",
-        enqueue=False,
+    upload = upload_register(
+        user=ctx["analyst"], dataset=dataset, file=ContentFile(content, name="x.csv"), name="x.csv", enqueue=False
     )
     Job.objects.filter(pk=upload.job_id).update(status=status)
     return upload

@@ -2,6 +2,7 @@
 validation as any analyst's file. Rows the registry cannot place (codes missing from the master table) are
 dropped, and the upload records that choice and the rows concerned."""
 
+import hashlib
 import io
 
 import pandas as pd
@@ -9,7 +10,7 @@ from django.core.files.base import ContentFile
 
 from datasets.models import Dataset, DatasetVersion, District
 from datasets.services.registry import FILES, INEI_CODE_FIXES, read_bytes, read_csv, resolve
-from datasets.services.uploads import _store, _upload_record, dataset_ingest
+from datasets.services.uploads import dataset_ingest, upload_register
 from jobs.services import job_run
 
 MASTER_COLUMNS = [
@@ -123,20 +124,16 @@ def reference_datasets_load(*, source_dir, log=print) -> list[DatasetVersion]:
             defaults={k: spec[k] for k in ("name", "kind", "percent_columns", "source", "description")},
         )
         name, content = _reference_bytes(spec, source_dir)
-        stored, sha, size = _store(ContentFile(content, name=name), ".csv")
+        sha = hashlib.sha256(content).hexdigest()
         latest = dataset.versions.order_by("-number").select_related("upload").first()
         if latest is not None and latest.upload.sha256 == sha:
             versions.append(latest)
             continue
-        upload = _upload_record(
+        upload = upload_register(
             user=None,
             dataset=dataset,
-            stored_name=stored,
-            original_name=name,
-            sha=sha,
-            size=size,
-            encoding="",
-            delimiter="",
+            file=ContentFile(content, name=name),
+            name=name,
             drop_invalid_rows=True,
             enqueue=False,
             note="Reference data shipped with the platform; rows whose ubigeo the registry lacks are dropped.",

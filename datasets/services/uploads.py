@@ -213,6 +213,27 @@ def upload_create(
     )
 
 
+def upload_register(
+    *, user, dataset: Dataset, file, name: str, drop_invalid_rows: bool = False, note: str = "", enqueue: bool = True
+) -> Upload:
+    """Store `file` (a Django File) and record an upload of it, for callers outside a web request: the reference
+    loader, benchmarks, tests. `enqueue=False` when the caller runs the job itself (`job_run`)."""
+    stored, sha, size = _store(file, Path(name).suffix.lower())
+    return _upload_record(
+        user=user,
+        dataset=dataset,
+        stored_name=stored,
+        original_name=name,
+        sha=sha,
+        size=size,
+        encoding="",
+        delimiter="",
+        drop_invalid_rows=drop_invalid_rows,
+        note=note,
+        enqueue=enqueue,
+    )
+
+
 def upload_again(*, user, upload: Upload, drop_invalid_rows: bool, encoding: str = "", delimiter: str = "") -> Upload:
     """Ingest a failed upload's file again, e.g. keeping only its valid rows, or with another encoding."""
     if not user.can_analyse:

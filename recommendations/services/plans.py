@@ -230,7 +230,13 @@ def plan_optimise(*, job: Job, progress) -> dict:
     progress(70, _("Solving the plan (%(n)s candidates)") % {"n": f"{len(candidates):,}"})
     try:
         # The solver reports no progress while it works: keep it well inside the heartbeat a worker must keep.
-        result = optimise.optimise(candidates, budget, constraints, time_limit=settings.JOB_STALE_SECONDS / 3)
+        result = optimise.optimise(
+            candidates,
+            budget,
+            constraints,
+            time_limit=settings.JOB_STALE_SECONDS / 3,
+            mip_rel_gap=settings.PLAN_MIP_GAP,
+        )
     except optimise.InfeasiblePlan as exc:
         raise ApplicationError(_("No plan meets the constraints: %(reason)s") % {"reason": str(exc)})
     progress(90, _("Computing the neediest-first baseline"))

@@ -40,7 +40,8 @@ def test_optimised_plan_within_budget_beats_or_matches_the_baseline(plan_for, ap
     assert all(r.ubigeo.startswith("08") for r in recommendations)
     assert len({r.ubigeo for r in recommendations}) == len(recommendations)  # one package per district
     assert plan.objective >= plan.baseline_objective - 1e-6
-    assert plan.summary["optimised"]["status"] == "optimal"
+    assert plan.summary["optimised"]["status"] in {"optimal", "within_gap"}
+    assert plan.summary["optimised"]["gap"] <= 1e-5
     assert plan.summary["baseline"]["cost"] <= 20_000_000
     detail = api_as(analyst).get(f"/api/v1/plans/{plan.pk}/").json()
     assert detail["objective"] == plan.objective and detail["baseline_objective"] == plan.baseline_objective
