@@ -12,7 +12,7 @@ from eduplatform.celery import app as celery_app
 from tests.factories import PASSWORD, UserFactory
 
 REPO = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.browser", "tests.workers"]
+pytest_plugins = ["tests.access", "tests.browser", "tests.workers"]
 
 # Files the tests write (uploads, model artifacts) go to a temporary folder, not the developer's var/.
 TEST_FILES = Path(tempfile.mkdtemp(prefix="eduplatform-test-"))
