@@ -195,15 +195,31 @@ def deletion_request_create(*, user: User, reason: str = "") -> DeletionRequest:
     return request
 
 
+PERSONAL_FIELDS = {"username", "email", "first_name", "last_name"}
+
+
 @transaction.atomic
 def user_anonymise(*, actor: User, user: User) -> User:
     """Remove what identifies the person; keep what they contributed (labels, decisions) anonymously."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
     from feedback.models import Feedback
     from recommendations.models import Transition
 
     alias = f"deleted-{user.pk}"
     user_sessions_end(user=user)
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):  # sign-in records: username, address, browser
+        model.objects.filter(username=user.username).delete()
     AuditEvent.objects.filter(actor=user).update(actor_username=alias)
+    # Events about the person: their old name and contact details go, what was done (role, region) stays.
+    about = AuditEvent.objects.filter(target_type=user._meta.label_lower, target_id=str(user.pk))
+    for event in about:
+        changes = event.changes if isinstance(event.changes, dict) else {}
+        event.changes = {k: (["(removed)", "(removed)"] if k in PERSONAL_FIELDS else v) for k, v in changes.items()}
+        event.target_repr = alias
+        if event.action == "user.deletion_requested":
+            event.reason = ""
+    AuditEvent.objects.bulk_update(about, ["changes", "target_repr", "reason"])
     Transition.objects.filter(actor=user).update(actor_username=alias, actor=None)
     Feedback.objects.filter(author=user).update(author=None, comment="", observed_source="", anonymised=True)
     user.username, user.first_name, user.last_name, user.email = alias, "", "", ""
@@ -211,7 +227,7 @@ def user_anonymise(*, actor: User, user: User) -> User:
     user.set_unusable_password()
     user.save()
     DeletionRequest.objects.filter(user=user, done_at__isnull=True).update(
-        done_at=timezone.now(), done_by=actor.username if actor else "system", username=alias
+        done_at=timezone.now(), done_by=actor.username if actor else "system", username=alias, reason=""
     )
     audit_record(actor=actor, action="user.anonymised", target=user)
     return user

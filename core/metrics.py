@@ -207,11 +207,21 @@ def collect_drift() -> Iterable[Metric]:
         ["target", "feature"],
     )
     created = _gauge("drift_report_timestamp_seconds", "When the champion's latest drift report was made.", ["target"])
+    shift = _gauge(
+        "prediction_shift_psi",
+        "Population stability index of the champion's predictions between its training table and the newest one.",
+        ["target"],
+    )
     for model in _champions():
         report = DriftReport.objects.filter(model=model).order_by("-created_at", "-id").first()
         if report is None:
             continue
         created.add_metric([model.target], report.created_at.timestamp())
+        shift_psi = (
+            _finite((report.prediction_shift or {}).get("psi")) if isinstance(report.prediction_shift, dict) else None
+        )
+        if shift_psi is not None:
+            shift.add_metric([model.target], shift_psi)
         values = report.psi if isinstance(report.psi, dict) else {}
         # The model's features bound the label; names come from dataset columns, so any text is a valid value.
         features = {f for f in model.features or [] if isinstance(f, str)}
@@ -222,6 +232,7 @@ def collect_drift() -> Iterable[Metric]:
                 psi.add_metric([model.target, str(feature)[:MAX_LABEL_LENGTH]], value)
     yield psi
     yield created
+    yield shift
 
 
 def collect_predictions() -> Iterable[Metric]:

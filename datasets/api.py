@@ -205,7 +205,8 @@ class UploadViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=UploadErrorSerializer(many=True))
     @action(detail=True, methods=["get"], renderer_classes=WITH_CSV, pagination_class=None)
     def errors(self, request, pk=None):
-        """Every stored problem: row, column, value, problem (`?format=csv` downloads it)."""
+        """The problems found, row by row: row, column, value, problem (`?format=csv` downloads it). At most the
+        first 1,000 are kept; the upload's `error_count` and `error_summary` count every one."""
         upload = self.get_object()
         self.csv_filename = f"errors-upload-{upload.pk}.csv"
         return Response(UploadErrorSerializer(upload.errors, many=True).data)

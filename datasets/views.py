@@ -11,7 +11,7 @@ from accounts.permissions import analyst_required
 from core.exceptions import ApplicationError
 from core.exports import csv_response
 from core.maps import Projection
-from datasets.forms import DatasetForm, SnapshotForm, UploadForm
+from datasets.forms import DELIMITERS, DatasetForm, SnapshotForm, UploadForm
 from datasets.models import Dataset, DatasetVersion, Department, District, FeatureSnapshot, Province
 from datasets.services.areas import (
     departments_for_user,
@@ -164,7 +164,14 @@ def upload_detail(request, pk):
     return render(
         request,
         "datasets/upload_detail.html",
-        {"upload": upload, "errors": errors, "summary": summary, "version": getattr(upload, "version", None)},
+        {
+            "upload": upload,
+            "errors": errors,
+            "stored": len(upload.errors),
+            "delimiters": DELIMITERS,
+            "summary": summary,
+            "version": getattr(upload, "version", None),
+        },
     )
 
 

@@ -116,6 +116,9 @@ class Experiment(models.Model):
         max_length=80, blank=True, help_text="dataset slug whose newer versions give the outcome"
     )
     outcome_column = models.CharField(max_length=120, blank=True)
+    effect = models.FloatField(
+        default=2.0, help_text="difference in mean change (points) the sample size is computed for"
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     report = models.JSONField(default=dict, blank=True)

@@ -94,6 +94,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "scope",
             "outcome_dataset",
             "outcome_column",
+            "effect",
             "started_at",
             "report",
         ]
@@ -106,3 +107,6 @@ class ExperimentInputSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     outcome_dataset = serializers.CharField(required=False, allow_blank=True, default="ece-resultados-distritales")
     outcome_column = serializers.CharField(required=False, allow_blank=True, default="")
+    effect = serializers.FloatField(
+        required=False, min_value=0.1, max_value=50, default=2.0, help_text="points of disparity to detect"
+    )

@@ -173,6 +173,9 @@ def experiment_list(request):
         plan = get_object_or_404(plans_for_user(request.user), pk=request.POST.get("plan") or 0)
         try:
             seed = int(request.POST["seed"]) if request.POST.get("seed") else None
+            effect = float(request.POST["effect"]) if request.POST.get("effect") else 2.0
+            if not 0.1 <= effect <= 50:
+                raise ValueError(_("The effect to detect is between 0.1 and 50 points."))
             experiment = experiment_create(
                 user=request.user,
                 name=request.POST.get("name") or plan.name,
@@ -180,6 +183,7 @@ def experiment_list(request):
                 seed=seed,
                 outcome_dataset=request.POST.get("outcome_dataset", ""),
                 outcome_column=request.POST.get("outcome_column", ""),
+                effect=effect,
             )
         except (ApplicationError, ValueError) as exc:
             messages.error(request, _errors(exc))

@@ -13,6 +13,7 @@ from datasets.models import FeatureSnapshot
 from jobs.serializers import JobSerializer
 from predictions.models import ModelVersion
 from predictions.serializers import (
+    DriftReportSerializer,
     ModelVersionSerializer,
     PredictionSerializer,
     PromoteInputSerializer,
@@ -55,6 +56,14 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         model = model_promote(user=request.user, model=self.get_object(), reason=data.validated_data["reason"])
         return Response(ModelVersionSerializer(model).data)
+
+    @extend_schema(responses=DriftReportSerializer(many=True))
+    @action(detail=True, methods=["get"], permission_classes=[IsAnalystOrAdministrator])
+    def drift(self, request, pk=None):
+        """This version's drift reports, newest first (at most 30): the PSI of each input between its training
+        feature table and a newer one, and the shift of its predictions. Made daily for champions."""
+        reports = self.get_object().drift_reports.order_by("-created_at", "-id")[:30]
+        return Response(DriftReportSerializer(reports, many=True).data)
 
 
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -2,6 +2,13 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# What each target of predictions/ml/targets.py measures, for pages (the ml package stays free of Django).
+TARGET_LABELS = {
+    "disparity_ece18_4p": _("pupils of 4th grade of primary below the satisfactory level, ECE 2018"),
+    "disparity_ece19_2s": _("pupils of 2nd grade of secondary below the satisfactory level, ECE 2019"),
+    "dropout": _("interannual dropout rate"),
+}
+
 
 class ModelVersion(models.Model):
     """A trained model: a database row plus an artifact file, with everything needed to trust and reproduce it."""
@@ -49,6 +56,10 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.algorithm} · {self.target}"
+
+    @property
+    def target_label(self) -> str:
+        return TARGET_LABELS.get(self.target, self.target)
 
     def grouped(self, metric: str) -> float | None:
         return self.metrics.get("grouped_cv", {}).get(metric)

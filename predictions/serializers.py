@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from jobs.serializers import JobSerializer
-from predictions.models import ModelVersion, Prediction, PredictionRun
+from predictions.models import DriftReport, ModelVersion, Prediction, PredictionRun
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -72,15 +72,30 @@ class RunSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     model_algorithm = serializers.CharField(source="model.algorithm", read_only=True)
     target = serializers.CharField(source="model.target", read_only=True)
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = PredictionRun
         fields = ["id", "model", "model_algorithm", "target", "snapshot", "status", "job", "summary", "created_at"]
         read_only_fields = fields
 
+    def get_summary(self, run) -> dict:
+        """Totals, and per-department figures of the caller's region only."""
+        from predictions.services.runs import run_summary_for_user
+
+        request = self.context.get("request")
+        return run_summary_for_user(run, request.user if request else None)
+
 
 class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["ubigeo", "value", "lower", "upper", "rank", "flagged", "observed", "factors"]
+        read_only_fields = fields
+
+
+class DriftReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DriftReport
+        fields = ["id", "model", "snapshot", "psi", "max_psi", "prediction_shift", "created_at"]
         read_only_fields = fields

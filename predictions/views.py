@@ -1,5 +1,6 @@
 import functools
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +15,7 @@ from datasets.models import District, FeatureSnapshot
 from jobs.services import jobs_for_user
 from predictions.ml.estimators import ALGORITHMS
 from predictions.ml.targets import TARGETS
-from predictions.models import ModelVersion, PredictionRun
+from predictions.models import TARGET_LABELS, ModelVersion, PredictionRun
 from predictions.services.runs import latest_champion_run, prediction_run_request, predictions_for_user, runs_for_user
 from predictions.services.training import model_promote, model_train_request, models_for_user
 
@@ -117,7 +118,7 @@ def model_list(request):
             "compared": compared,
             "baselines": compared[0].metrics.get("baselines") if compared else {},
             "job": job,
-            "targets": TARGETS,
+            "targets": [(name, TARGET_LABELS.get(name, name)) for name in TARGETS],
             "algorithms": ALGORITHMS,
             "snapshots": FeatureSnapshot.objects.defer("data").order_by("-created_at")[:20],
         },
@@ -140,6 +141,7 @@ def model_detail(request, pk):
         return redirect("predictions:model_detail", pk=model.pk)
     points = _points_in_region(model, request.user)
     champion = ModelVersion.objects.filter(target=model.target, status=ModelVersion.Status.CHAMPION).first()
+    drift = model.drift_reports.select_related("snapshot").order_by("-created_at", "-id").first()
     return render(
         request,
         "predictions/model_detail.html",
@@ -149,8 +151,36 @@ def model_detail(request, pk):
             "champion": champion,
             "label_sets": model.label_sets.all(),
             "feedback_count": sum(s.labels.count() for s in model.label_sets.all()),
+            "drift": drift,
+            "decision": _decision_label(model.metrics.get("decision")),
+            "drift_rows": _drift_rows(drift),
+            "drift_alarm": settings.DRIFT_ALARM_PSI,
         },
     )
+
+
+def _decision_label(decision) -> str:
+    from feedback.services.retraining import DECISIONS
+
+    return str(DECISIONS.get(decision, "")) if decision else ""
+
+
+def _drift_rows(report, limit: int = 12) -> list[dict]:
+    """The features that moved most, with a bar (full width at twice the alarm threshold) and a level:
+    below 0.1 stable, 0.1 to the alarm threshold moderate, above it significant."""
+    if report is None:
+        return []
+    alarm = settings.DRIFT_ALARM_PSI
+    values = sorted(((v, k) for k, v in (report.psi or {}).items() if isinstance(v, int | float)), reverse=True)
+    return [
+        {
+            "feature": name,
+            "psi": value,
+            "width": round(min(value / (2 * alarm), 1.0) * 100),
+            "level": "failed" if value > alarm else ("queued" if value >= 0.1 else "succeeded"),
+        }
+        for value, name in values[:limit]
+    ]
 
 
 @login_required

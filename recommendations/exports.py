@@ -79,9 +79,9 @@ def plan_geojson(plan, recommendations) -> bytes:
             if district and district.boundary
             else ({"type": "Point", "coordinates": [district.longitude, district.latitude]} if district else None)
         )
-        features.append(
-            {"type": "Feature", "id": r.pk, "geometry": geometry, "properties": dict(zip(HEADER, row, strict=True))}
-        )
+        # GIS tools turn properties into spreadsheet cells: text is neutralised as in the CSV; numbers stay.
+        properties = {key: safe_cell(v) if isinstance(v, str) else v for key, v in zip(HEADER, row, strict=True)}
+        features.append({"type": "Feature", "id": r.pk, "geometry": geometry, "properties": properties})
     return json.dumps(
-        {"type": "FeatureCollection", "name": plan.name, "features": features}, ensure_ascii=False
+        {"type": "FeatureCollection", "name": safe_cell(plan.name), "features": features}, ensure_ascii=False
     ).encode("utf-8")

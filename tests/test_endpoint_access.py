@@ -143,6 +143,7 @@ ROUTES = {
     "model-list": lambda ctx: [("get", "/api/v1/models/", None, everyone(200))],
     "model-detail": lambda ctx: ("get", f"/api/v1/models/{world(ctx)['model'].pk}/", None, everyone(200)),
     "model-train": lambda ctx: ("post", "/api/v1/models/train/", {"algorithms": ["ridge"]}, ANALYSTS_CREATE),
+    "model-drift": lambda ctx: ("get", f"/api/v1/models/{world(ctx)['model'].pk}/drift/", None, ANALYSTS),
     "model-promote": lambda ctx: ("post", f"/api/v1/models/{better_candidate(ctx).pk}/promote/", {}, ANALYSTS),
     "model-retrain": lambda ctx: ("post", "/api/v1/models/retrain/", {}, (world(ctx), ANALYSTS_CREATE)[1]),
     "run-list": lambda ctx: [

@@ -125,9 +125,11 @@ def reference_datasets_load(*, source_dir, log=print) -> list[DatasetVersion]:
         )
         name, content = _reference_bytes(spec, source_dir)
         sha = hashlib.sha256(content).hexdigest()
-        latest = dataset.versions.order_by("-number").select_related("upload").first()
-        if latest is not None and latest.upload.sha256 == sha:
-            versions.append(latest)
+        # These bytes may already be a version, and not the latest one when analysts uploaded newer versions since:
+        # then the shipped version stays what the default feature table reads, and nothing is registered again.
+        shipped = dataset.versions.filter(upload__sha256=sha).order_by("-number").first()
+        if shipped is not None:
+            versions.append(shipped)
             continue
         upload = upload_register(
             user=None,

@@ -372,6 +372,8 @@ def plan_columns(header: list[str], schema: Schema, first_chunk: pd.DataFrame) -
             continue
         if new.lower() in extra_keys:
             columns.append(Column(new, "key"))
+        elif new.lower() in COORDINATE_NAMES:
+            values.append(Column(new, COORDINATE_NAMES[new.lower()]))
         elif schema.kind == "learning_outcomes" or new.lower() in percent:
             values.append(Column(new, "percent"))
         elif schema.kind == "freeform":
@@ -383,6 +385,13 @@ def plan_columns(header: list[str], schema: Schema, first_chunk: pd.DataFrame) -
     if not values:
         raise FileProblem("no_value_columns")
     return columns + values, rename
+
+
+# Coordinates are checked to lie inside Peru whatever the dataset type.
+COORDINATE_NAMES = {
+    **dict.fromkeys(("lat", "latitud", "latitude", "nlat"), "latitude"),
+    **dict.fromkeys(("lon", "long", "lng", "longitud", "longitude", "nlong"), "longitude"),
+}
 
 
 def _infer_type(series: pd.Series) -> str:

@@ -29,9 +29,18 @@ ASSUMED_SD = 10.0  # points of disparity, for the sample size before any outcome
 
 
 def experiments_for_user(user):
-    if not user.is_authenticated or not user.is_active:
+    """Analysts' and policy makers' experiments whose scope overlaps their region, as for plans (the districts
+    inside are filtered again)."""
+    if not user.is_authenticated or not user.is_active or not (user.can_analyse or user.is_policy_maker):
         return Experiment.objects.none()
-    return Experiment.objects.all() if user.can_analyse or user.is_policy_maker else Experiment.objects.none()
+    if user.is_administrator or user.region_codes == [""]:
+        return Experiment.objects.all()
+    visible = [
+        experiment.pk
+        for experiment in Experiment.objects.only("pk", "scope")
+        if any(c.startswith(p) or p.startswith(c) for c in region_codes(experiment.scope) for p in user.region_codes)
+    ]
+    return Experiment.objects.filter(pk__in=visible)
 
 
 def stratified_assignment(districts: list[str], seed: int) -> dict[str, str]:
@@ -48,7 +57,14 @@ def stratified_assignment(districts: list[str], seed: int) -> dict[str, str]:
 
 
 def experiment_create(
-    *, user, name: str, plan, seed: int | None = None, outcome_dataset: str = "", outcome_column: str = ""
+    *,
+    user,
+    name: str,
+    plan,
+    seed: int | None = None,
+    outcome_dataset: str = "",
+    outcome_column: str = "",
+    effect: float = 2.0,
 ) -> Experiment:
     if not user.can_analyse:
         raise PermissionDenied
@@ -78,9 +94,10 @@ def experiment_create(
             scope=plan.scope,
             outcome_dataset=outcome_dataset,
             outcome_column=outcome_column,
+            effect=effect,
             created_by=user,
         )
-        Assignment.objects.bulk_create(
+        assignments = Assignment.objects.bulk_create(
             [
                 Assignment(
                     experiment=experiment,
@@ -117,6 +134,8 @@ def experiment_create(
                     }
                     | {"strategy": "neediest_first"},
                 )
+        experiment.report = experiment_report(assignments, seed=seed, effect=effect)  # sizes, before any outcome
+        experiment.save(update_fields=["report"])
     return experiment
 
 
@@ -130,14 +149,44 @@ def _disparity_outcome(values: dict, column: str) -> float | None:
 
 
 def experiment_refresh(experiment: Experiment) -> dict:
-    """Collect implementation and outcomes, then recompute the report."""
+    """Collect implementation and outcomes, then recompute the report.
+
+    A district counts as implemented when the recommendation of *its arm's* strategy (arm A: the optimised plan's
+    package, arm B: neediest-first's) is implemented or verified in the review workflow, or accepted feedback on
+    that recommendation says it was implemented. The outcome comes from a newer version of the outcome dataset,
+    else from accepted feedback: an observed value on the district's prediction, or the observed change reported
+    on the arm's recommendation (baseline + change)."""
     assignments = list(experiment.assignments.all())
-    implemented = set(
-        Recommendation.objects.filter(
-            plan=experiment.plan,
-            status__in=[Recommendation.Status.IMPLEMENTED, Recommendation.Status.VERIFIED],
-        ).values_list("ubigeo", "strategy")
-    )
+    plan = experiment.plan
+    baseline_choice = {c["ubigeo"]: c["intervention"] for c in plan.summary.get("baseline", {}).get("selected", [])}
+    recommendations = {}
+    for r in plan.recommendations.select_related("intervention"):
+        recommendations.setdefault((r.ubigeo, r.intervention.code), r)
+        if r.strategy == "optimised":
+            recommendations[(r.ubigeo, "A")] = r
+    arm_recommendation = {}
+    for a in assignments:
+        if a.arm == "A":
+            arm_recommendation[a.ubigeo] = recommendations.get((a.ubigeo, "A"))
+        else:
+            arm_recommendation[a.ubigeo] = recommendations.get((a.ubigeo, baseline_choice.get(a.ubigeo)))
+    done = {Recommendation.Status.IMPLEMENTED, Recommendation.Status.VERIFIED}
+    accepted = Feedback.objects.filter(
+        status=Feedback.Status.ACCEPTED,
+        created_at__gt=experiment.started_at,
+        ubigeo__in=[a.ubigeo for a in assignments],
+    ).order_by("created_at")
+    observed, reported_implemented, reported_change = {}, set(), {}
+    for feedback in accepted:
+        if feedback.observed_value is not None:
+            observed[feedback.ubigeo] = feedback.observed_value
+        if feedback.recommendation_id and feedback.recommendation_id == getattr(
+            arm_recommendation.get(feedback.ubigeo), "pk", None
+        ):
+            if feedback.implemented:
+                reported_implemented.add(feedback.ubigeo)
+            if feedback.observed_change is not None:
+                reported_change[feedback.ubigeo] = feedback.observed_change
     newer = None
     if experiment.outcome_dataset and experiment.outcome_column:
         dataset = Dataset.objects.filter(slug=experiment.outcome_dataset).first()
@@ -152,17 +201,11 @@ def experiment_refresh(experiment: Experiment) -> dict:
             r.ubigeo: r.values
             for r in DatasetRow.objects.filter(version=newer, ubigeo__in=[a.ubigeo for a in assignments])
         }
-    observed = {}
-    for feedback in Feedback.objects.filter(
-        status=Feedback.Status.ACCEPTED,
-        observed_value__isnull=False,
-        created_at__gt=experiment.started_at,
-        ubigeo__in=[a.ubigeo for a in assignments],
-    ).order_by("created_at"):
-        observed[feedback.ubigeo] = feedback.observed_value
     for assignment in assignments:
-        strategy = "optimised" if assignment.arm == "A" else "neediest_first"
-        assignment.implemented = (assignment.ubigeo, strategy) in implemented
+        recommendation = arm_recommendation.get(assignment.ubigeo)
+        assignment.implemented = assignment.ubigeo in reported_implemented or (
+            recommendation is not None and recommendation.status in done
+        )
         outcome = (
             _disparity_outcome(rows[assignment.ubigeo], experiment.outcome_column)
             if assignment.ubigeo in rows
@@ -172,8 +215,11 @@ def experiment_refresh(experiment: Experiment) -> dict:
             assignment.outcome, assignment.outcome_source = outcome, f"{experiment.outcome_dataset} v{newer.number}"
         elif assignment.ubigeo in observed:
             assignment.outcome, assignment.outcome_source = observed[assignment.ubigeo], "feedback"
+        elif assignment.ubigeo in reported_change:
+            assignment.outcome = assignment.baseline + reported_change[assignment.ubigeo]
+            assignment.outcome_source = "feedback (observed change)"
     Assignment.objects.bulk_update(assignments, ["implemented", "outcome", "outcome_source"])
-    experiment.report = experiment_report(assignments, seed=experiment.seed)
+    experiment.report = experiment_report(assignments, seed=experiment.seed, effect=experiment.effect)
     experiment.save(update_fields=["report"])
     return experiment.report
 

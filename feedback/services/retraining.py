@@ -51,14 +51,22 @@ def retrain_request(*, user, reason: str, target: str = DEFAULT_TARGET, quiet: b
 
 
 def retrain_when_labels_enough(target: str = DEFAULT_TARGET) -> Job | None:
-    """Accepted labels newer than the champion's training trigger a retraining once there are enough."""
-    model = current_champion(target)
-    if model is None:
+    """Once RETRAIN_MIN_LABELS accepted labels wait unpublished, publish them as the next label set and retrain,
+    so the challenger learns from them. Published labels no longer count: a kept champion is not challenged
+    again by every later acceptance."""
+    from feedback.services.submission import label_set_publish
+
+    if current_champion(target) is None:
         return None
-    new = Label.objects.filter(target=target, created_at__gt=model.created_at).count()
-    if new < settings.RETRAIN_MIN_LABELS:
+    pending = Label.objects.filter(target=target, label_set__isnull=True).count()
+    if pending < settings.RETRAIN_MIN_LABELS:
         return None
-    return retrain_request(user=None, reason=f"{new} new labels", target=target, quiet=True)
+    label_set = label_set_publish(
+        user=None, target=target, note=f"Published for retraining: {pending} accepted labels (RETRAIN_MIN_LABELS)"
+    )
+    return retrain_request(
+        user=None, reason=f"{pending} new labels (label set {label_set.number})", target=target, quiet=True
+    )
 
 
 def model_retrain(*, job: Job, progress) -> dict:

@@ -169,15 +169,16 @@ def feedback_triage(*, user, feedback: Feedback, decision: str, reason: str = ""
                 feedback=feedback,
                 accepted_by=user,
             )
-    if status == Feedback.Status.ACCEPTED:
-        transaction.on_commit(_retrain_if_enough)
+    label = getattr(feedback, "label", None) if status == Feedback.Status.ACCEPTED else None
+    if label is not None:
+        transaction.on_commit(lambda: _retrain_if_enough(label.target))
     return feedback
 
 
-def _retrain_if_enough() -> None:
+def _retrain_if_enough(target: str) -> None:
     from feedback.services.retraining import retrain_when_labels_enough
 
-    retrain_when_labels_enough()
+    retrain_when_labels_enough(target)
 
 
 def label_set_publish(*, user, target: str, note: str = "") -> LabelSet:

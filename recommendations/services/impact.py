@@ -4,7 +4,8 @@ For an intervention with feature effects, the model predicts every eligible dist
 changed (e.g. internet raised to at least 60%); the drop in predicted disparity (points of the share of children
 below the satisfactory level) times the children affected, divided by 100, is the impact: the expected number of
 children who would reach the satisfactory level. Its interval is the range of that drop across the models the
-champion combines (or ± the model's own spread when it is a single model). This is the model's estimate of an
+champion combines, widened to include the champion's own drop (a single-model champion has no such spread, so
+its interval is the point itself). This is the model's estimate of an
 association in district-level data, not a proven causal effect; pages say so.
 
 Where no feature captures an intervention, the catalogue's stated assumed effect is used instead, marked as such.
@@ -93,7 +94,7 @@ def equity_weights(table: pd.DataFrame, equity: str, strength: float) -> pd.Seri
 
 
 def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], dict]:
-    from predictions.services.models import member_predictions
+    from predictions.services.models import member_predictions, predict
 
     run = plan.run
     table = run.snapshot.to_frame()
@@ -114,7 +115,9 @@ def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], 
     weights = equity_weights(table, c.get("equity", ""), c.get("equity_strength", 1.0))
     wanted = set(c.get("interventions") or [])
     interventions = [i for i in Intervention.objects.filter(active=True) if not wanted or i.code in wanted]
-    base_members = member_predictions(run.model, table) if any(i.effects for i in interventions) else None
+    modelled = any(i.effects for i in interventions)
+    base = predict(run.model, table)["value"] if modelled else None
+    base_members = member_predictions(run.model, table) if modelled else None
 
     candidates, details = [], {}
     for position, intervention in enumerate(interventions):
@@ -125,10 +128,10 @@ def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], 
         students = beneficiaries(subset, intervention.beneficiaries)
         costs = cost(intervention, subset, students)
         if intervention.effects:
-            after = member_predictions(run.model, apply_effects(subset, intervention.effects))
-            drops = base_members.loc[subset.index] - after  # one column per member model
-            drop = drops.mean(axis=1)
-            low, high = drops.min(axis=1), drops.max(axis=1)
+            changed = apply_effects(subset, intervention.effects)
+            drop = base.loc[subset.index] - predict(run.model, changed)["value"]  # the champion's own estimate
+            drops = base_members.loc[subset.index] - member_predictions(run.model, changed)  # one column per member
+            low, high = np.minimum(drops.min(axis=1), drop), np.maximum(drops.max(axis=1), drop)
             estimate = "model"
         else:
             effect = float(intervention.assumed_effect_pp or 0)

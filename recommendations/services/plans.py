@@ -120,6 +120,16 @@ def constraints_validate(constraints, scope: str) -> dict:
                 {"constraints": _("The share for %(code)s must be between 0 and 1.") % {"code": code}}
             )
         clean["min_department_share"][code] = float(share)
+    total = sum(clean["min_department_share"].values())
+    if total > 1 + 1e-9:
+        raise ValidationError(
+            {
+                "constraints": _(
+                    "min_department_share adds up to %(total)s%% of the budget: the shares cannot exceed 100%%."
+                )
+                % {"total": f"{100 * total:g}"}
+            }
+        )
     return clean
 
 

@@ -97,3 +97,33 @@ def test_the_shipped_copy_holds_the_same_data():
             gzip.decompress((REPO / "data/peru" / f"{relative}.gz").read_bytes())
             == (shared_peru_dir() / relative).read_bytes()
         )
+
+
+def test_loading_again_after_an_analyst_uploaded_a_newer_version(capsys, analyst):
+    """`make run` twice stays safe once analysts have added versions of a shipped dataset: the shipped version is
+    kept (the default feature table reads it) and nothing is registered again."""
+    from django.core.files.base import ContentFile
+
+    from datasets.models import Dataset, FeatureSnapshot, Upload
+    from datasets.services.uploads import dataset_ingest, upload_register
+    from jobs.services import job_run
+
+    dataset = Dataset.objects.get(slug="censo-2017-servicios")
+    shipped = dataset.versions.get(number=1)
+    upload = upload_register(
+        user=analyst,
+        dataset=dataset,
+        file=ContentFile(b"ubigeo,agua\n080101,91.5\n", name="agua.csv"),
+        name="agua.csv",
+        enqueue=False,
+    )
+    job = job_run(job_id=upload.job_id, handler=lambda job, progress: dataset_ingest(job=job, progress=progress))
+    assert job.status == "succeeded", job.failure_reason
+    assert dataset.versions.count() == 2
+    uploads, snapshots = Upload.objects.count(), FeatureSnapshot.objects.count()
+
+    call_command("load_peru", source=shared_peru_dir())
+
+    assert dataset.versions.count() == 2 and Upload.objects.count() == uploads
+    assert FeatureSnapshot.objects.count() == snapshots
+    assert dataset.versions.get(number=1) == shipped

@@ -174,6 +174,17 @@ def test_bad_rows_are_reported_by_row_and_column_and_nothing_is_written(upload, 
     assert errors[-1]["problem"]
 
 
+@pytest.mark.parametrize("kind", [Dataset.Kind.DISTRICT_INDICATORS, Dataset.Kind.FREEFORM])
+def test_coordinates_outside_peru_are_refused_in_any_dataset(upload, analyst, kind):
+    target = dataset_create(user=analyst, name=f"Ubicaciones {kind}", kind=kind)
+    done = finished(upload("ubigeo,latitud,longitud\n080101,-13.5,-71.9\n080102,45.0,12.0\n", target=target))
+    assert done.job.status == Job.Status.FAILED
+    assert {(e["row"], e["column"], e["code"]) for e in done.errors} == {
+        (3, "latitud", "outside_peru"),
+        (3, "longitud", "outside_peru"),
+    }
+
+
 def test_dropping_invalid_rows_is_an_explicit_recorded_choice(upload):
     content = "ubigeo,internet_pct,escuelas\n080101,10,1\n999999,10,1\n080102,abc,2\n080103,30,3\n"
     done = finished(upload(content, drop_invalid_rows="true"))

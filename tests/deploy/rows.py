@@ -96,13 +96,14 @@ def prediction_run(
     return run
 
 
-def drift(model: ModelVersion, psi: dict | None = None) -> DriftReport:
+def drift(model: ModelVersion, psi: dict | None = None, shift: float = 0.04) -> DriftReport:
     values = PSI if psi is None else psi
     return DriftReport.objects.create(
         model=model,
         snapshot=model.snapshot,
         psi=values,
         max_psi=max(v for v in values.values() if isinstance(v, float)),
+        prediction_shift={"psi": shift, "mean_before": 50.0, "mean_after": 51.0},
     )
 
 

@@ -84,7 +84,8 @@ def test_web_probes_liveness_on_healthz_and_readiness_on_readyz():
 
 def test_worker_is_probed_through_the_broker_and_autoscaled():
     worker = pod_spec("worker")["containers"][0]
-    assert worker["livenessProbe"]["exec"]["command"][:3] == ["python", "deploy/probe.py", "worker"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert worker[probe]["exec"]["command"][:3] == ["python", "deploy/probe.py", "worker"]
     assert '-n "celery@$HOSTNAME"' in worker["command"][-1]  # the name the probe pings
     hpa = by_kind("HorizontalPodAutoscaler")["worker"]
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"}

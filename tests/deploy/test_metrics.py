@@ -156,6 +156,7 @@ def test_champion_metrics_drift_and_disparity_by_department(client):
     model = rows.champion()
     rows.champion(target=model.target, status="candidate", grouped_cv={"r2": 0.99})  # not the champion
     rows.drift(model, psi={"pobreza_total": 0.5, "altitud": 0.01})
+    rows.drift(model, shift=0.3)
     rows.drift(model)  # the latest report is the one reported
     cusco = rows.districts(["08"], 9)
     lima = rows.districts(["15"], 4)
@@ -169,6 +170,7 @@ def test_champion_metrics_drift_and_disparity_by_department(client):
         assert value(samples, "eduplatform_model_champion_metric", target=target, metric=metric) == expected
     assert value(samples, "eduplatform_drift_psi", target=target, feature="pobreza_total") == 0.31
     assert value(samples, "eduplatform_drift_psi", target=target, feature="pct_rural") == 0.12
+    assert value(samples, "eduplatform_prediction_shift_psi", target=target) == 0.04
     # Cusco: predictions 40..48 for its 9 districts (i = 0..8), every third flagged (i = 0, 3, 6).
     assert value(samples, "eduplatform_predicted_disparity_mean", target=target, department="08") == 44
     assert value(samples, "eduplatform_flagged_districts", target=target, department="08") == 3

@@ -1,11 +1,12 @@
 """Feedback from schools: submission rules, triage into label sets, personal data and retention."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import AuditEvent, DeletionRequest, Role, User
 from feedback.models import Feedback, Label, LabelSet
 from feedback.services.retention import feedback_text_expire
 from tests.scenario import register_model, scored_run
@@ -99,14 +100,30 @@ def test_accepted_labels_become_a_numbered_label_set(api_as, staff_cusco, analys
     assert empty.status_code == 400
 
 
-def test_personal_data_export_and_anonymisation_keep_the_label(api_as, staff_cusco, analyst, admin_user, run):
+def test_personal_data_export_and_anonymisation_keep_the_label(
+    api_as, staff_cusco, analyst, admin_user, run, client, password
+):
+    from axes.models import AccessLog
+
+    assert client.post("/accounts/login/", {"username": staff_cusco.username, "password": password}).status_code == 302
+    assert AccessLog.objects.filter(username=staff_cusco.username).exists()
     feedback_id = send(api_as, staff_cusco, body(run)).json()["id"]
     api_as(analyst).post(f"/api/v1/feedback/{feedback_id}/triage/", {"decision": "accept"}, format="json")
     export = api_as(staff_cusco).get("/api/v1/me/data/").json()
     assert export["profile"]["username"] == staff_cusco.username
     assert export["feedback"][0]["comment"].startswith("En nuestra red")
+    changed = api_as(admin_user).patch(
+        f"/api/v1/users/{staff_cusco.pk}/", {"email": "sofia.quispe@ugel-cusco.gob.pe"}, format="json"
+    )
+    assert changed.status_code == 200
+    old_name = staff_cusco.username
     assert api_as(staff_cusco).post("/api/v1/me/deletion/", {"reason": "cambio de trabajo"}).status_code == 202
     assert api_as(admin_user).post(f"/api/v1/users/{staff_cusco.pk}/anonymise/").status_code == 200
+    trail = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert old_name not in trail and "sofia.quispe" not in trail and "cambio de trabajo" not in trail
+    assert AuditEvent.objects.filter(action="user.update", target_id=str(staff_cusco.pk)).exists()  # the act stays
+    assert not DeletionRequest.objects.exclude(reason="").exists()
+    assert not AccessLog.objects.filter(username=old_name).exists()
     staff_cusco.refresh_from_db()
     assert staff_cusco.username == f"deleted-{staff_cusco.pk}" and not staff_cusco.email
     assert not staff_cusco.is_active and not staff_cusco.has_usable_password()

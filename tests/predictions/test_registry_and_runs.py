@@ -92,6 +92,14 @@ def test_predictions_api_follows_the_region_and_exports_csv(api_as, analyst, sta
     csv_text = api_as(staff_cusco).get(f"/api/v1/predictions/runs/{run.pk}/predictions/?format=csv")
     lines = csv_text.content.decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("ubigeo,value,lower,upper,rank,flagged") and len(lines) == 2
+    summaries = {
+        user.username: api_as(user).get(f"/api/v1/predictions/runs/{run.pk}/").json()["summary"]
+        for user in (analyst, staff_cusco, policymaker_lima)
+    }
+    assert len(summaries[analyst.username]["departments"]) == 25
+    assert set(summaries[staff_cusco.username]["departments"]) == {"08"}
+    assert set(summaries[policymaker_lima.username]["departments"]) == {"15"}
+    assert summaries[staff_cusco.username]["districts"] == 1893  # national totals stay
 
 
 def test_flag_rule_and_ranks(analyst):

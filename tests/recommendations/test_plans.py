@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 
 from accounts.models import Role
 from jobs.models import Job
+from recommendations.exports import HEADER
 from recommendations.models import Intervention, Plan
 from tests.scenario import register_model, scored_run
 
@@ -52,6 +53,36 @@ def test_optimised_plan_within_budget_beats_or_matches_the_baseline(plan_for, ap
     assert first.disparity_after < first.disparity_before
 
 
+def test_model_impact_is_the_ensemble_champions_own_prediction_with_the_change(plan_for, analyst):
+    """The impact is the champion's drop (the ensemble's weighted estimate, not a plain mean of its members);
+    the members' spread gives the interval."""
+    from predictions.models import ModelVersion
+    from predictions.services.models import predict
+    from recommendations.services.impact import apply_effects
+
+    ModelVersion.objects.update(status=ModelVersion.Status.ARCHIVED)
+    ensemble = scored_run(register_model(algorithm="ensemble", created_by=analyst), analyst)
+    response = plan_for(
+        budget_pen=50_000_000,
+        scope="08",
+        run=ensemble.pk,
+        constraints={"interventions": ["internet-hogares", "agua-red"]},
+    )
+    plan = Plan.objects.get(pk=response.json()["id"])
+    assert plan.job.status == Job.Status.SUCCEEDED, plan.job.failure_reason
+    modelled = [r for r in plan.recommendations.select_related("intervention") if r.estimate == "model"]
+    assert modelled
+    table = plan.run.snapshot.to_frame()
+    for rec in modelled[:5]:
+        row = table.loc[[rec.ubigeo]]
+        before = predict(plan.run.model, row)["value"].iloc[0]
+        after = predict(plan.run.model, apply_effects(row, rec.intervention.effects))["value"].iloc[0]
+        assert rec.disparity_before == pytest.approx(before, abs=1e-6)
+        assert rec.impact == pytest.approx((before - after) * rec.children / 100, rel=1e-6)
+        assert rec.impact_lower <= rec.impact <= rec.impact_upper
+    assert any(r.impact_lower < r.impact_upper for r in modelled)  # the members disagree somewhere
+
+
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
@@ -72,16 +103,21 @@ def test_bad_plan_requests_are_refused_with_a_reason(plan_for, body, status, fra
 
 def test_scope_outside_the_analysts_region_is_refused(plan_for, make_user):
     cusco_analyst = make_user("analista_cusco", Role.ANALYST, "08")
-    assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="15").status_code == 403
+    refused = plan_for(user=cusco_analyst, budget_pen=1e6, scope="15")
+    assert refused.status_code == 403 and "15" in refused.json()["detail"]
     assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="PE").status_code == 403
     assert plan_for(user=cusco_analyst, budget_pen=1e6, scope="0801").status_code == 202
 
 
 def test_an_impossible_constraint_set_fails_naming_the_constraint(plan_for):
-    response = plan_for(budget_pen=10_000_000, scope="PE", constraints={"min_department_share": {"08": 0.6, "15": 0.6}})
+    shares = plan_for(budget_pen=10_000_000, scope="PE", constraints={"min_department_share": {"08": 0.6, "15": 0.6}})
+    assert shares.status_code == 400 and "120%" in json.dumps(shares.json(), ensure_ascii=False)
+    assert not Plan.objects.exists()
+    # Only the solver can tell that Cusco cannot absorb half of S/ 100,000 million: the job fails naming it.
+    response = plan_for(budget_pen=100_000_000_000, scope="PE", constraints={"min_department_share": {"08": 0.5}})
     plan = Plan.objects.get(pk=response.json()["id"])
     assert plan.job.status == Job.Status.FAILED
-    assert "100" in plan.job.failure_reason or "08" in plan.job.failure_reason
+    assert "08" in plan.job.failure_reason
     assert not plan.recommendations.exists()
 
 
@@ -107,6 +143,8 @@ def test_exports_are_safe_against_formula_injection(plan_for, api_as, analyst):
     collection = json.loads(client.get(f"/api/v1/plans/{plan.pk}/geojson/").content)
     assert len(collection["features"]) == plan.recommendations.count()
     assert all(f["geometry"] for f in collection["features"])
+    assert all(f["properties"][HEADER[3]].startswith("'=") for f in collection["features"])
+    assert all(isinstance(f["properties"]["cost_pen"], float) for f in collection["features"])
 
 
 def test_plan_pages(client, analyst, policymaker_cusco, plan_for):

@@ -56,7 +56,7 @@ def act(api_as, user, recommendation, action, comment=""):
 
 @pytest.mark.django_db
 def test_draft_submitted_approved_implemented_verified_with_a_timeline_and_emails(
-    api_as, analyst, policymaker_cusco, plan, django_capture_on_commit_callbacks
+    api_as, analyst, policymaker_cusco, plan, django_capture_on_commit_callbacks, client
 ):
     recommendation = make(plan)
     with django_capture_on_commit_callbacks(execute=True):
@@ -77,6 +77,10 @@ def test_draft_submitted_approved_implemented_verified_with_a_timeline_and_email
     ]
     assert timeline[1]["actor_username"] == policymaker_cusco.username
     assert timeline[1]["comment"] == "aprobado en comité"
+    client.force_login(policymaker_cusco)
+    page = client.get(f"/recommendations/{recommendation.pk}/").content.decode()
+    steps = page.split('data-testid="timeline"')[1].split("</ol>")[0].count("<li>")
+    assert steps == 5 and "Borrador" in page and "aprobado en comité" in page  # drafted, then the four steps
 
 
 @pytest.mark.django_db
