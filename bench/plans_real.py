@@ -81,6 +81,7 @@ def main() -> None:
             "equity_strength": 1.0,
             "min_department_share": {},
             "interventions": [],
+            "include_assumed": True,  # both pools below: every intervention, and the default plan's
         },
     )
     candidates, details = plan_candidates(plan=plan, progress=lambda *_: None)
@@ -91,7 +92,11 @@ def main() -> None:
     )
     constraints = optimise.Constraints(max_per_district=1)
     model_only = [c for c in candidates if details[c.key]["estimate"] == "model"]
-    for label, pool in (("all interventions", candidates), ("model-estimated interventions only", model_only)):
+    pools = (
+        ("model-estimated interventions (the default plan)", model_only),
+        ("every intervention, assumed effects included (include_assumed)", candidates),
+    )
+    for label, pool in pools:
         print(f"\n-- {label}: {len(pool):,} candidates\n{header}")
         for millions in (float(b) for b in args.budgets.split(",")):
             for gap in (settings.PLAN_MIP_GAP, 0.0):

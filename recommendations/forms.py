@@ -23,6 +23,14 @@ class PlanForm(forms.Form):
         label=_("At most one intervention of each type per district"), required=False, initial=True
     )
     only_flagged = forms.BooleanField(label=_("Only districts flagged as significant disparity"), required=False)
+    include_assumed = forms.BooleanField(
+        label=_("Also weigh interventions with an assumed effect"),
+        required=False,
+        help_text=_(
+            "Classrooms and teacher coaching change no variable the model has: their effect is a stated assumption, "
+            "not the model's estimate."
+        ),
+    )
     equity = forms.ChoiceField(
         label=_("Equity weight"),
         required=False,
@@ -69,6 +77,7 @@ class PlanForm(forms.Form):
                 "max_per_district": data["max_per_district"],
                 "one_per_type_per_district": data["one_per_type_per_district"],
                 "only_flagged": data["only_flagged"],
+                "include_assumed": data["include_assumed"],
                 "equity": data["equity"],
                 "equity_strength": data["equity_strength"] if data["equity_strength"] is not None else 1.0,
                 "min_department_share": data["min_department_share"],

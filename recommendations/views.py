@@ -6,7 +6,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.permissions import administrator_required
 from core.exceptions import ApplicationError
@@ -47,6 +47,49 @@ def plan_list(request):
         request.GET.get("page")
     )
     return render(request, "recommendations/plan_list.html", {"page": plans, "form": form})
+
+
+SOLVER_STATUS = {
+    "optimal": gettext_lazy("proven optimal"),
+    "within_gap": gettext_lazy("proven optimal within the configured gap"),
+    "time_limit": gettext_lazy("best plan found within the time limit"),
+    "heuristic": gettext_lazy("heuristic"),
+}
+
+
+def constraints_described(constraints: dict, departments: dict) -> list[str]:
+    """The plan's constraints as sentences a reviewer reads, in the page's language."""
+    lines = []
+    if constraints.get("max_per_district"):
+        lines.append(
+            ngettext(
+                "At most %(n)d intervention per district",
+                "At most %(n)d interventions per district",
+                constraints["max_per_district"],
+            )
+            % {"n": constraints["max_per_district"]}
+        )
+    if constraints.get("one_per_type_per_district"):
+        lines.append(_("At most one intervention of each type per district"))
+    if constraints.get("only_flagged"):
+        lines.append(_("Only districts flagged as significant disparity"))
+    if constraints.get("equity"):
+        kind = {"poverty": _("Poverty"), "indigenous": _("Indigenous mother tongue")}.get(constraints["equity"], "")
+        lines.append(
+            _("Equity weight: %(kind)s, strength %(s)s") % {"kind": kind, "s": constraints.get("equity_strength")}
+        )
+    for code, share in (constraints.get("min_department_share") or {}).items():
+        lines.append(
+            _("At least %(pct)s%% of the budget in %(name)s")
+            % {"pct": f"{100 * share:g}", "name": departments.get(code, code)}
+        )
+    if constraints.get("interventions"):
+        lines.append(_("Only these interventions: %(codes)s") % {"codes": ", ".join(constraints["interventions"])})
+    elif constraints.get("include_assumed"):
+        lines.append(_("Interventions with an assumed effect included"))
+    else:
+        lines.append(_("Only interventions whose effect the model estimates"))
+    return lines
 
 
 @login_required
@@ -99,11 +142,14 @@ def plan_detail(request, pk):
     for r in recommendations:
         impact[r.ubigeo] = impact.get(r.ubigeo, 0) + r.impact
     labels = {r.ubigeo: f"{r.intervention.name}: {r.impact:.0f}" for r in recommendations}
+    optimised = summary.get("optimised", {})
     return render(
         request,
         "recommendations/plan_detail.html",
         {
             "plan": plan,
+            "constraints": constraints_described(plan.constraints or {}, departments),
+            "solver_status": SOLVER_STATUS.get(optimised.get("status"), optimised.get("status", "")),
             "recommendations": recommendations,
             "comparison": comparison,
             "summary": summary,

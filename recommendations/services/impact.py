@@ -114,7 +114,14 @@ def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], 
     c = plan.constraints
     weights = equity_weights(table, c.get("equity", ""), c.get("equity_strength", 1.0))
     wanted = set(c.get("interventions") or [])
-    interventions = [i for i in Intervention.objects.filter(active=True) if not wanted or i.code in wanted]
+    include_assumed = c.get("include_assumed", False)
+
+    def weighed(intervention) -> bool:
+        if wanted:  # named by the analyst: weighed whatever its kind of estimate
+            return intervention.code in wanted
+        return bool(intervention.effects) or include_assumed
+
+    interventions = [i for i in Intervention.objects.filter(active=True) if weighed(i)]
     modelled = any(i.effects for i in interventions)
     base = predict(run.model, table)["value"] if modelled else None
     base_members = member_predictions(run.model, table) if modelled else None

@@ -24,6 +24,7 @@ CONSTRAINT_KEYS = {
     "equity",
     "equity_strength",
     "interventions",
+    "include_assumed",
 }
 EQUITY = {"", "poverty", "indigenous"}
 
@@ -69,7 +70,7 @@ def constraints_validate(constraints, scope: str) -> dict:
         raise ValidationError(
             {"constraints": _("Unknown constraints: %(names)s.") % {"names": ", ".join(sorted(unknown))}}
         )
-    for flag in ("one_per_type_per_district", "only_flagged"):
+    for flag in ("one_per_type_per_district", "only_flagged", "include_assumed"):
         if flag in constraints and not isinstance(constraints[flag], bool):
             raise ValidationError({"constraints": _("%(name)s is true or false.") % {"name": flag}})
     clean = {
@@ -80,6 +81,9 @@ def constraints_validate(constraints, scope: str) -> dict:
         "equity_strength": constraints.get("equity_strength", 1.0),
         "min_department_share": {},
         "interventions": constraints.get("interventions") or [],
+        # Interventions no model variable captures (classrooms, teacher coaching) carry a stated assumed effect; a
+        # plan weighs them only when asked to, or when they are named in `interventions`.
+        "include_assumed": constraints.get("include_assumed", False),
     }
     if clean["max_per_district"] is not None:
         if isinstance(clean["max_per_district"], bool) or not isinstance(clean["max_per_district"], int):

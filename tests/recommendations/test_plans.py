@@ -83,6 +83,23 @@ def test_model_impact_is_the_ensemble_champions_own_prediction_with_the_change(p
     assert any(r.impact_lower < r.impact_upper for r in modelled)  # the members disagree somewhere
 
 
+def test_assumed_effects_are_weighed_only_when_asked(plan_for):
+    """By default a plan rests on the model's estimates; classrooms and teacher coaching (stated assumptions)
+    join when the analyst asks for them or names them."""
+    default = Plan.objects.get(pk=plan_for(budget_pen=20_000_000, scope="08").json()["id"])
+    assert default.recommendations.exists()
+    assert not default.recommendations.filter(estimate="assumed").exists()
+    both = plan_for(budget_pen=20_000_000, scope="08", constraints={"include_assumed": True})
+    plan = Plan.objects.get(pk=both.json()["id"])
+    assert plan.recommendations.filter(estimate="assumed").exists()
+    assert plan.objective >= default.objective - 1e-6  # more choices never do worse
+    named = plan_for(budget_pen=20_000_000, scope="08", constraints={"interventions": ["acompanamiento-docente"]})
+    coaching = Plan.objects.get(pk=named.json()["id"]).recommendations.all()
+    assert coaching and all(r.estimate == "assumed" for r in coaching)
+    refused = plan_for(budget_pen=20_000_000, scope="08", constraints={"include_assumed": "sí"})
+    assert refused.status_code == 400 and "include_assumed" in json.dumps(refused.json())
+
+
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
@@ -148,11 +165,15 @@ def test_exports_are_safe_against_formula_injection(plan_for, api_as, analyst):
 
 
 def test_plan_pages(client, analyst, policymaker_cusco, plan_for):
-    plan = Plan.objects.get(pk=plan_for(budget_pen=20_000_000, scope="08").json()["id"])
+    constraints = {"min_department_share": {"08": 0.5}, "only_flagged": False}
+    plan = Plan.objects.get(pk=plan_for(budget_pen=20_000_000, scope="08", constraints=constraints).json()["id"])
     client.force_login(policymaker_cusco)
     page = client.get(f"/plans/{plan.pk}/").content.decode()
     assert 'data-testid="plan-comparison"' in page and 'data-testid="choropleth"' in page
     assert "no un efecto causal probado" in page
+    described = page.split('data-testid="constraints">')[1].split("</dd>")[0]
+    assert "Al menos el 50% del presupuesto en CUSCO" in described and "{" not in described
+    assert "demostrado óptimo" in page
     client.force_login(analyst)
     assert client.get("/plans/").status_code == 200
 
