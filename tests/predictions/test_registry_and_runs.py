@@ -7,6 +7,7 @@ from jobs.models import Job
 from predictions.ml import artifacts
 from predictions.models import ModelVersion, Prediction, PredictionRun
 from predictions.services.models import _LOADED, model_load
+from predictions.templatetags.factors import FACTOR_NAMES, factor_name
 from tests.scenario import register_model, scored_run
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,18 @@ def test_models_load_once_per_process_and_are_checked(analyst, tmp_path):
         model_load(model)
 
 
+def test_every_explanation_factor_has_a_translated_name():
+    from django.utils import translation
+
+    from predictions.ml.features import FACTOR_LABELS
+
+    assert set(FACTOR_NAMES) == set(FACTOR_LABELS)
+    with translation.override("es"):
+        assert [key for key, english in FACTOR_LABELS.items() if factor_name(key) == english] == []
+        assert factor_name("result_ece19_2s") == "Resultado ECE 2019, 2.º grado de secundaria"
+        assert factor_name("internet") == "Internet en el hogar"
+
+
 def test_pages_show_the_map_the_district_prediction_and_the_comparison(client, analyst, staff_cusco):
     model = register_model(created_by=analyst)
     run = scored_run(model, analyst)
@@ -129,6 +142,10 @@ def test_pages_show_the_map_the_district_prediction_and_the_comparison(client, a
     district = client.get("/areas/districts/080101/").content.decode()
     prediction = run.predictions.get(ubigeo="080101")
     assert 'data-testid="district-prediction"' in district and f"{prediction.value:.1f}".replace(".", ",") in district
+    shown = district.split('data-testid="district-prediction"')[1].split("</table>")[0]
+    for factor in prediction.factors:  # factors are named in the page's language, not the ML package's English
+        assert factor_name(factor["feature"]) in shown
+        assert factor["label"] not in shown or factor_name(factor["feature"]) == factor["label"]
     client.force_login(analyst)
     models_page = client.get("/models/").content.decode()
     assert 'class="scatter"' in models_page and "ridge" in models_page
