@@ -47,9 +47,21 @@ def _projected(codes: tuple[str, ...], width: int):
     return projection.width, projection.height, paths, dots
 
 
-def choropleth(user, values: dict[str, float], labels: dict[str, str] | None = None, lo=None, hi=None):
-    """An SVG choropleth of `values` by ubigeo over the user's region, drawn on the server (works offline)."""
-    projected = _projected(tuple(user.region_codes), MAP_WIDTH)
+def choropleth(
+    user,
+    values: dict[str, float],
+    labels: dict[str, str] | None = None,
+    lo=None,
+    hi=None,
+    area: list[str] | None = None,
+):
+    """An SVG choropleth of `values` by ubigeo over the user's region, drawn on the server (works offline).
+
+    ``area`` (ubigeo prefixes, e.g. a plan's scope) narrows the map to where it meets the user's region."""
+    codes = user.region_codes
+    if area is not None and area != [""]:
+        codes = sorted({a if a.startswith(c) else c for a in area for c in codes if a.startswith(c) or c.startswith(a)})
+    projected = _projected(tuple(codes), MAP_WIDTH)
     if projected is None:
         return None
     width, height, paths, dots = projected

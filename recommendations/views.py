@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.models import region_codes
 from accounts.permissions import administrator_required
 from core.exceptions import ApplicationError
 from datasets.models import Department, District
@@ -153,7 +154,7 @@ def plan_detail(request, pk):
             "recommendations": recommendations,
             "comparison": comparison,
             "summary": summary,
-            "map": choropleth(request.user, impact, labels) if impact else None,
+            "map": choropleth(request.user, impact, labels, area=region_codes(plan.scope)) if impact else None,
             "can_submit": any("submit" in actions_for(request.user, r) for r in recommendations),
         },
     )

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -176,6 +177,9 @@ def test_plan_pages(client, analyst, policymaker_cusco, plan_for):
     assert "demostrado óptimo" in page
     client.force_login(analyst)
     assert client.get("/plans/").status_code == 200
+    national_view = client.get(f"/plans/{plan.pk}/").content.decode()  # a national analyst: the plan's scope only
+    drawn = set(re.findall(r'data-ubigeo="(\d{6})"', national_view))
+    assert drawn and all(u.startswith("08") for u in drawn)
 
 
 def test_a_regional_user_sees_no_baseline_choices_outside_their_region(plan_for, api_as, staff_lima):
