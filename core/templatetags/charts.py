@@ -46,9 +46,9 @@ def scatter(points, width: int = 300, height: int = 300, lo: float = 0.0, hi: fl
         if o is not None and p is not None
     )
     ticks = "".join(
-        f'<text x="{x(t):.1f}" y="{height - 8}" font-size="9" text-anchor="middle">{t:g}</text>'
+        f'<text x="{x(t):.1f}" y="{height - 8}" font-size="9" text-anchor="{anchor}">{t:g}</text>'
         f'<text x="4" y="{y(t) + 3:.1f}" font-size="9">{t:g}</text>'
-        for t in (lo, (lo + hi) / 2, hi)
+        for t, anchor in ((lo, "start"), ((lo + hi) / 2, "middle"), (hi, "end"))  # the ends stay inside the box
     )
     return mark_safe(  # noqa: S308 - numbers only, and escaped labels
         f'<svg class="scatter" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '

@@ -121,6 +121,20 @@ def test_models_load_once_per_process_and_are_checked(analyst, tmp_path):
         model_load(model)
 
 
+def test_districts_drawn_as_dots_are_placed_inside_the_map_in_any_language(client, analyst):
+    """Districts without a polygon are dots; their coordinates must not follow the page's decimal comma."""
+    import re
+
+    scored_run(register_model(created_by=analyst), analyst)
+    client.force_login(analyst)
+    page = client.get("/map/").content.decode()
+    width = float(re.search(r'<svg[^>]*viewBox="0 0 ([\d.]+) ([\d.]+)"', page).group(1))
+    dots = re.findall(r'<circle cx="([^"]+)" cy="([^"]+)"[^>]*data-ubigeo="(\d+)"', page)
+    assert len(dots) >= 10  # 080911 INKAWASI and the other districts created after the 2007 boundaries
+    for x, y, ubigeo in dots:
+        assert 0 < float(x) < width and 0 < float(y), (ubigeo, x, y)
+
+
 def test_every_explanation_factor_has_a_translated_name():
     from django.utils import translation
 
