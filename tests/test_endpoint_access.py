@@ -41,8 +41,19 @@ ROUTES = {
     "api-root": lambda ctx: ("get", "/api/v1/", None, everyone(200)),
     "auth-token": lambda ctx: ("post", "/api/v1/auth/token/", {}, {c: 400 for c in CALLERS}),
     "me": lambda ctx: ("get", "/api/v1/me/", None, everyone(200)),
-    "user-list": lambda ctx: ("get", "/api/v1/users/", None, ADMIN_ONLY),
-    "user-detail": lambda ctx: ("get", f"/api/v1/users/{ctx['staff'].pk}/", None, ADMIN_ONLY),
+    "user-list": lambda ctx: [
+        ("get", "/api/v1/users/", None, ADMIN_ONLY),
+        (
+            "post",
+            "/api/v1/users/",
+            {"username": f"nuevo{ctx['n']}", "role": "school_staff", "region": "080101"},
+            only({"admin": 201, "anonymous": 401}, 403),
+        ),
+    ],
+    "user-detail": lambda ctx: [
+        ("get", f"/api/v1/users/{ctx['staff'].pk}/", None, ADMIN_ONLY),
+        ("patch", f"/api/v1/users/{ctx['staff'].pk}/", {"first_name": f"Ana {ctx['n']}"}, ADMIN_ONLY),
+    ],
     "user-audit": lambda ctx: ("get", f"/api/v1/users/{ctx['staff'].pk}/audit/", None, ADMIN_ONLY),
     "user-deactivate": lambda ctx: (
         "post",
@@ -245,7 +256,15 @@ ROUTES = {
         ),
     ],
     "labelset-detail": lambda ctx: ("get", f"/api/v1/label-sets/{label_set(ctx).pk}/", None, ANALYSTS),
-    "experiment-list": lambda ctx: ("get", "/api/v1/experiments/", None, everyone(200)),
+    "experiment-list": lambda ctx: [
+        ("get", "/api/v1/experiments/", None, everyone(200)),
+        (  # the national plan of the world has no districts to assign: analysts who may run it hear why (400)
+            "post",
+            "/api/v1/experiments/",
+            {"name": "AB", "plan": world(ctx)["plan"].pk, "seed": 1},
+            only({"admin": 400, "analyst": 400, "anonymous": 401}, 403),
+        ),
+    ],
     "experiment-detail": lambda ctx: (
         "get",
         f"/api/v1/experiments/{experiment(ctx).pk}/",
@@ -287,6 +306,35 @@ def api_route_names():
 
 def test_every_api_route_is_in_the_table():
     assert api_route_names() - set(ROUTES) == set()
+
+
+def api_route_methods() -> set[tuple[str, str]]:
+    """(route name, method) for every method a route's view serves (PUT is covered by its PATCH)."""
+    pairs = set()
+
+    def walk(patterns, namespace):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and namespace == "api":
+                view = pattern.callback
+                actions = getattr(view, "actions", None)
+                if actions is None:
+                    cls = getattr(view, "cls", None)
+                    actions = {m: m for m in getattr(cls, "http_method_names", []) if hasattr(cls, m)}
+                pairs.update((pattern.name, m) for m in actions if m not in {"head", "options", "put"})
+
+    walk(get_resolver().url_patterns, None)
+    return pairs
+
+
+@pytest.mark.django_db
+def test_every_method_of_every_api_route_is_in_the_table(ctx):
+    covered = set()
+    for name, make in ROUTES.items():
+        calls = make(ctx)
+        covered.update((name, call[0]) for call in (calls if isinstance(calls, list) else [calls]))
+    assert api_route_methods() - covered == set()
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
