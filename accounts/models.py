@@ -45,6 +45,11 @@ def region_codes(region: str) -> list[str]:
     return [code for code in region.split(",") if code]
 
 
+def regions_meet(first: list[str], second: list[str]) -> bool:
+    """Whether two lists of ubigeo prefixes share any area (one contains the other somewhere)."""
+    return any(a.startswith(b) or b.startswith(a) for a in first for b in second)
+
+
 def region_covers(region: str, code: str) -> bool:
     return any(code.startswith(prefix) for prefix in region_codes(region))
 

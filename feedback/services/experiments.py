@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from scipy import stats
 
-from accounts.models import region_codes
+from accounts.models import region_codes, regions_meet
 from core.exceptions import ApplicationError
 from datasets.models import Dataset, DatasetRow
 from feedback.models import Assignment, Experiment, Feedback
@@ -38,7 +38,7 @@ def experiments_for_user(user):
     visible = [
         experiment.pk
         for experiment in Experiment.objects.only("pk", "scope")
-        if any(c.startswith(p) or p.startswith(c) for c in region_codes(experiment.scope) for p in user.region_codes)
+        if regions_meet(region_codes(experiment.scope), user.region_codes)
     ]
     return Experiment.objects.filter(pk__in=visible)
 

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import NATIONAL, region_codes
+from accounts.models import NATIONAL, region_codes, regions_meet
 from accounts.services import region_validate
 from core.exceptions import ApplicationError
 from datasets.models import Department
@@ -38,7 +38,7 @@ def plans_for_user(user):
     visible = []
     for plan in Plan.objects.only("pk", "scope"):
         codes = region_codes(plan.scope)
-        if codes == [""] or any(c.startswith(p) or p.startswith(c) for c in codes for p in user.region_codes):
+        if codes == [""] or regions_meet(codes, user.region_codes):
             visible.append(plan.pk)
     return Plan.objects.filter(pk__in=visible)
 

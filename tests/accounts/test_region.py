@@ -78,3 +78,21 @@ def test_ubigeo_q_filters_rows_by_region(make_user):
     assert not User.objects.filter(user(region="").ubigeo_q("region")).exists()
     several = user(region="080101,150101")
     assert set(User.objects.filter(several.ubigeo_q("region")).values_list("username", flat=True)) == {"lima", "cusco"}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "meet"),
+    [
+        ([""], ["080101"], True),  # national meets everything
+        (["08"], ["080101"], True),
+        (["080101"], ["0801"], True),
+        (["08"], ["15"], False),
+        (["0801", "150101"], ["15"], True),
+        (["080101"], ["080102"], False),
+        ([], ["08"], False),  # no region meets nothing
+    ],
+)
+def test_regions_meet_where_one_contains_the_other(first, second, meet):
+    from accounts.models import regions_meet
+
+    assert regions_meet(first, second) is meet and regions_meet(second, first) is meet
