@@ -217,6 +217,8 @@ def recommendation_detail(request, pk):
                 _("Done: the recommendation is now %(status)s.") % {"status": recommendation.get_status_display()},
             )
         return redirect("recommendations:recommendation_detail", pk=recommendation.pk)
+    from feedback.services.experiments import experiment_arms_of
+
     district = District.objects.filter(ubigeo=recommendation.ubigeo).first()
     return render(
         request,
@@ -224,6 +226,7 @@ def recommendation_detail(request, pk):
         {
             "recommendation": recommendation,
             "district": district,
+            "experiment_arms": experiment_arms_of(recommendation),
             "transitions": recommendation.transitions.all(),
             "actions": [(name, ACTIONS[name].label) for name in actions_for(request.user, recommendation)],
         },

@@ -43,6 +43,25 @@ def experiments_for_user(user):
     return Experiment.objects.filter(pk__in=visible)
 
 
+def experiment_arms_of(recommendation) -> list[dict]:
+    """The experiments that assigned this recommendation's district, its arm in each, and whether this
+    recommendation is the package that arm evaluates (arm A: the optimised plan's; arm B: neediest-first's)."""
+    arms = []
+    for assignment in Assignment.objects.filter(
+        experiment__plan=recommendation.plan_id, ubigeo=recommendation.ubigeo
+    ).select_related("experiment"):
+        if assignment.arm == "A":
+            own = recommendation.strategy == "optimised"
+        else:
+            chosen = {
+                c["ubigeo"]: c["intervention"]
+                for c in assignment.experiment.plan.summary.get("baseline", {}).get("selected", [])
+            }
+            own = chosen.get(recommendation.ubigeo) == recommendation.intervention.code
+        arms.append({"experiment": assignment.experiment, "arm": assignment.arm, "own": own})
+    return arms
+
+
 def stratified_assignment(districts: list[str], seed: int) -> dict[str, str]:
     """District → arm, balanced within each department; the same seed gives the same assignment."""
     rng = np.random.default_rng(seed)

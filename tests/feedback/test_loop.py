@@ -263,7 +263,7 @@ def test_experiment_compares_strategies_with_a_bootstrap_interval(
 
 
 def test_experiment_follows_each_arms_own_recommendation_and_feedback_on_it(
-    api_as, analyst, champion, make_user, django_capture_on_commit_callbacks
+    api_as, analyst, champion, make_user, django_capture_on_commit_callbacks, client
 ):
     from accounts.models import Role
     from recommendations.models import Recommendation
@@ -313,6 +313,31 @@ def test_experiment_follows_each_arms_own_recommendation_and_feedback_on_it(
     second.refresh_from_db()
     assert first.implemented and second.implemented and report["arms"]["B"]["implemented"] == 2
     assert second.outcome == pytest.approx(second.baseline - 4.5) and second.outcome_source.startswith("feedback")
+
+    # Reviewers see which package each arm evaluates: the arm's own, and the other strategy's in the same district.
+    client.force_login(analyst)
+    page = client.get(f"/recommendations/{own[first.ubigeo].pk}/").content.decode()
+    assert "brazo B" in page and "es el paquete que evalúa ese brazo" in page
+    # Had the optimised plan chosen another package in that district, its page warns against mixing the arms.
+    from recommendations.models import Intervention
+
+    theirs = own[second.ubigeo]
+    conflicting = Recommendation.objects.create(
+        plan=plan,
+        ubigeo=second.ubigeo,
+        department=second.department,
+        intervention=Intervention.objects.exclude(pk=theirs.intervention_id).first(),
+        strategy="optimised",
+        cost_pen=theirs.cost_pen,
+        impact=theirs.impact,
+        impact_lower=theirs.impact_lower,
+        impact_upper=theirs.impact_upper,
+        disparity_before=theirs.disparity_before,
+        disparity_after=theirs.disparity_after,
+        children=theirs.children,
+    )
+    page = client.get(f"/recommendations/{conflicting.pk}/").content.decode()
+    assert "brazo B" in page and "mezclaría los brazos" in page
 
 
 def test_an_experiment_with_too_few_districts_is_refused_with_the_minimum(
