@@ -1,5 +1,10 @@
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.utils import translation
+from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from core.exceptions import TooLarge
 
 
 class SpanishFirstLocaleMiddleware:
@@ -24,39 +29,36 @@ class SpanishFirstLocaleMiddleware:
 
 
 class RequestTooLargeMiddleware:
-    """Refuse a request whose declared body is larger than an upload may be (MAX_UPLOAD_MB plus 64 KB for the
+    """Refuse a request whose declared body is larger than an upload may be (the upload limit plus 64 KB for the
     other form fields) before anything reads it: the CSRF check would otherwise parse, and spool to disk, the
     whole multipart body of a page upload first. API clients get JSON, browsers a short page in their language."""
 
+    FORM_FIELDS_ALLOWANCE = 64 * 1024
+
     def __init__(self, get_response):
+        from datasets.services.uploads import check_upload_size  # the one upload limit, with its message
+
         self.get_response = get_response
+        self.check_upload_size = check_upload_size
 
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH", "")
-        limit = settings.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024
-        if length.isdigit() and int(length) > limit:
-            return self.refuse(request, int(length))
+        if length.isdigit():
+            try:
+                self.check_upload_size(int(length) - self.FORM_FIELDS_ALLOWANCE)
+            except TooLarge as exc:
+                return self.refuse(request, exc)
         return self.get_response(request)
 
-    def refuse(self, request, length: int):
-        from django.http import HttpResponse, JsonResponse
-        from django.utils.html import escape
-        from django.utils.http import url_has_allowed_host_and_scheme
-
-        from datasets.services.uploads import file_problem_message
-        from datasets.services.validation import FileProblem
-
-        message = file_problem_message(
-            FileProblem("too_large", size=round(length / 1024 / 1024, 1), limit=settings.MAX_UPLOAD_MB)
-        )
+    def refuse(self, request, exc: TooLarge):
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": message, "code": "too_large"}, status=413)
+            return JsonResponse({"detail": exc.message, **exc.extra}, status=exc.status_code)
         referer = request.META.get("HTTP_REFERER") or "/"
         safe = url_has_allowed_host_and_scheme(referer, {request.get_host()}, require_https=request.is_secure())
         back = escape(referer if safe else "/")
         page = (
             f'<!doctype html><html lang="{escape(request.LANGUAGE_CODE)}"><meta charset="utf-8">'
             f'<title>413</title><main style="font-family:sans-serif;max-width:40rem;margin:3rem auto">'
-            f'<h1>413</h1><p>{escape(message)}</p><p><a href="{back}">←</a></p></main></html>'
+            f'<h1>413</h1><p>{escape(exc.message)}</p><p><a href="{back}">←</a></p></main></html>'
         )
-        return HttpResponse(page, status=413)
+        return HttpResponse(page, status=exc.status_code)
