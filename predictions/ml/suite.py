@@ -307,6 +307,13 @@ def predict_members(model: TrainedModel, table: pd.DataFrame) -> pd.DataFrame:
     Lets the platform show how much the members agree. Values are clipped to the target's bounds; the ensemble's
     own value is the ``model.estimator.estimator_.named_weights_``-weighted mean of these columns (before clipping).
     """
+    return predict_value_and_members(model, table)[1]
+
+
+def predict_value_and_members(model: TrainedModel, table: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The model's own prediction (``predict_table``'s ``value``) and its members' (``predict_members``), from one
+    pass over the members: the ensemble's value is their weighted sum, as ``WeightedEnsembleRegressor`` computes it.
+    """
     data = build_xy(table, model.target, model.options)
     estimator = model.estimator
     if isinstance(estimator, NeighbourAugmentedRegressor):
@@ -318,10 +325,16 @@ def predict_members(model: TrainedModel, table: pd.DataFrame) -> pd.DataFrame:
             names = [name for name, _ in inner.estimators]
             array = X.to_numpy(dtype=float)  # the members were fitted on the ensemble's validated arrays
             columns = {name: member.predict(array) for name, member in zip(names, inner.estimators_, strict=True)}
+            value = np.zeros(len(array))
+            for weight, name in zip(inner.weights_, names, strict=True):
+                if weight > 0:
+                    value += weight * columns[name]
         else:
             columns = {model.algorithm: inner.predict(X)}
+            value = columns[model.algorithm]
     lo, hi = get_target(model.target).bounds
-    return pd.DataFrame({name: np.clip(v, lo, hi) for name, v in columns.items()}, index=data.X.index)
+    members = pd.DataFrame({name: np.clip(v, lo, hi) for name, v in columns.items()}, index=data.X.index)
+    return pd.Series(np.clip(value, lo, hi), index=data.X.index, name="value"), members
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pandas as pd
 from django.conf import settings
 
 from predictions.ml import artifacts
-from predictions.ml.suite import TrainedModel, predict_members, predict_table
+from predictions.ml.suite import TrainedModel, predict_table, predict_value_and_members
 from predictions.models import ModelVersion
 
 LIBRARIES = ("scikit-learn", "torch", "numpy", "pandas", "scipy", "joblib", "Django")
@@ -64,6 +64,6 @@ def predict(version: ModelVersion, table: pd.DataFrame) -> pd.DataFrame:
     return predict_table(model_load(version), table)
 
 
-def member_predictions(version: ModelVersion, table: pd.DataFrame) -> pd.DataFrame:
-    """Predictions of each model the version combines (one column when it is a single model)."""
-    return predict_members(model_load(version), table)
+def value_and_member_predictions(version: ModelVersion, table: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The version's own prediction and each of its members', computed in one pass."""
+    return predict_value_and_members(model_load(version), table)

@@ -94,7 +94,7 @@ def equity_weights(table: pd.DataFrame, equity: str, strength: float) -> pd.Seri
 
 
 def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], dict]:
-    from predictions.services.models import member_predictions, predict
+    from predictions.services.models import value_and_member_predictions
 
     run = plan.run
     table = run.snapshot.to_frame()
@@ -123,8 +123,7 @@ def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], 
 
     interventions = [i for i in Intervention.objects.filter(active=True) if weighed(i)]
     modelled = any(i.effects for i in interventions)
-    base = predict(run.model, table)["value"] if modelled else None
-    base_members = member_predictions(run.model, table) if modelled else None
+    base, base_members = value_and_member_predictions(run.model, table) if modelled else (None, None)
 
     candidates, details = [], {}
     for position, intervention in enumerate(interventions):
@@ -135,9 +134,9 @@ def plan_candidates(*, plan: Plan, progress) -> tuple[list[optimise.Candidate], 
         students = beneficiaries(subset, intervention.beneficiaries)
         costs = cost(intervention, subset, students)
         if intervention.effects:
-            changed = apply_effects(subset, intervention.effects)
-            drop = base.loc[subset.index] - predict(run.model, changed)["value"]  # the champion's own estimate
-            drops = base_members.loc[subset.index] - member_predictions(run.model, changed)  # one column per member
+            after, after_members = value_and_member_predictions(run.model, apply_effects(subset, intervention.effects))
+            drop = base.loc[subset.index] - after  # the champion's own estimate
+            drops = base_members.loc[subset.index] - after_members  # one column per member
             low, high = np.minimum(drops.min(axis=1), drop), np.maximum(drops.max(axis=1), drop)
             estimate = "model"
         else:

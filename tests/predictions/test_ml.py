@@ -33,7 +33,7 @@ from predictions.ml.features import build_xy, default_features, factor_of, featu
 from predictions.ml.mlp import TorchMLPRegressor
 from predictions.ml.reference_table import build_feature_table
 from predictions.ml.spatial import NeighbourAugmentedRegressor
-from predictions.ml.suite import explain_table, predict_members, predict_table, train_suite
+from predictions.ml.suite import explain_table, predict_members, predict_table, predict_value_and_members, train_suite
 from predictions.ml.targets import TARGETS, get_target
 
 FAST = {"fast": True}
@@ -454,6 +454,9 @@ def test_shapley_of_an_additive_model_is_exact():
 def test_predict_members_lists_the_single_model(suite, table):
     members = predict_members(suite.algorithms["ridge"].model, table.iloc[:5])
     assert list(members.columns) == ["ridge"]
+    value, same = predict_value_and_members(suite.algorithms["ridge"].model, table.iloc[:5])
+    assert same.equals(members)
+    assert np.allclose(value, predict_table(suite.algorithms["ridge"].model, table.iloc[:5])["value"])
 
 
 # -- the ensemble and artifacts (synthetic, small) ------------------------------------------------------------
@@ -470,6 +473,9 @@ def test_ensemble_learns_convex_weights_and_explains(ensemble_suite, synthetic):
     assert np.all(weights >= 0) and weights.sum() == pytest.approx(1.0)
     members = predict_members(model, synthetic)
     assert list(members.columns) == ["ridge", "random_forest", "hist_gradient_boosting", "mlp"]
+    value, same = predict_value_and_members(model, synthetic)  # one pass gives the ensemble's own value too
+    assert same.equals(members)
+    assert np.allclose(value, predict_table(model, synthetic)["value"])
     data = build_xy(synthetic, model.target, model.options)
     background = model.background
     explanation = explain_estimator(model.estimator, data.X, background, factor_of(), n_permutations=8)
