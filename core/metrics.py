@@ -217,9 +217,7 @@ def collect_drift() -> Iterable[Metric]:
         if report is None:
             continue
         created.add_metric([model.target], report.created_at.timestamp())
-        shift_psi = (
-            _finite((report.prediction_shift or {}).get("psi")) if isinstance(report.prediction_shift, dict) else None
-        )
+        shift_psi = _finite(report.prediction_shift.get("psi")) if isinstance(report.prediction_shift, dict) else None
         if shift_psi is not None:
             shift.add_metric([model.target], shift_psi)
         values = report.psi if isinstance(report.psi, dict) else {}

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from feedback.models import Assignment, Experiment, Feedback, Label, LabelSet
+from feedback.services.experiments import EFFECT_RANGE
 from feedback.services.submission import SOURCE_MAX, TEXT_MAX
 
 
@@ -108,5 +109,9 @@ class ExperimentInputSerializer(serializers.Serializer):
     outcome_dataset = serializers.CharField(required=False, allow_blank=True, default="ece-resultados-distritales")
     outcome_column = serializers.CharField(required=False, allow_blank=True, default="")
     effect = serializers.FloatField(
-        required=False, min_value=0.1, max_value=50, default=2.0, help_text="points of disparity to detect"
+        required=False,
+        min_value=EFFECT_RANGE[0],
+        max_value=EFFECT_RANGE[1],
+        default=2.0,
+        help_text="points of disparity to detect",
     )

@@ -174,8 +174,6 @@ def experiment_list(request):
         try:
             seed = int(request.POST["seed"]) if request.POST.get("seed") else None
             effect = float(request.POST["effect"]) if request.POST.get("effect") else 2.0
-            if not 0.1 <= effect <= 50:
-                raise ValueError(_("The effect to detect is between 0.1 and 50 points."))
             experiment = experiment_create(
                 user=request.user,
                 name=request.POST.get("name") or plan.name,

@@ -24,6 +24,7 @@ from jobs.models import Job
 from recommendations.models import Intervention, Recommendation
 
 MIN_PER_ARM = 10
+EFFECT_RANGE = (0.1, 50.0)  # points of disparity an experiment can be sized to detect
 BOOTSTRAP_SAMPLES = 2000
 ASSUMED_SD = 10.0  # points of disparity, for the sample size before any outcome is in
 
@@ -46,20 +47,29 @@ def experiments_for_user(user):
 def experiment_arms_of(recommendation) -> list[dict]:
     """The experiments that assigned this recommendation's district, its arm in each, and whether this
     recommendation is the package that arm evaluates (arm A: the optimised plan's; arm B: neediest-first's)."""
-    arms = []
-    for assignment in Assignment.objects.filter(
-        experiment__plan=recommendation.plan_id, ubigeo=recommendation.ubigeo
-    ).select_related("experiment"):
-        if assignment.arm == "A":
-            own = recommendation.strategy == "optimised"
-        else:
-            chosen = {
-                c["ubigeo"]: c["intervention"]
-                for c in assignment.experiment.plan.summary.get("baseline", {}).get("selected", [])
-            }
-            own = chosen.get(recommendation.ubigeo) == recommendation.intervention.code
-        arms.append({"experiment": assignment.experiment, "arm": assignment.arm, "own": own})
-    return arms
+    choices = _neediest_first_choices(recommendation.plan)
+    return [
+        {
+            "experiment": assignment.experiment,
+            "arm": assignment.arm,
+            "own": _is_arms_package(recommendation, assignment.arm, choices),
+        }
+        for assignment in Assignment.objects.filter(
+            experiment__plan=recommendation.plan_id, ubigeo=recommendation.ubigeo
+        ).select_related("experiment")
+    ]
+
+
+def _neediest_first_choices(plan) -> dict[str, str]:
+    """District → the intervention the neediest-first baseline chose there: arm B's package."""
+    return {c["ubigeo"]: c["intervention"] for c in plan.summary.get("baseline", {}).get("selected", [])}
+
+
+def _is_arms_package(recommendation, arm: str, neediest_first: dict[str, str]) -> bool:
+    """Arm A evaluates the optimised plan's package, arm B neediest-first's (the same row when both chose it)."""
+    if arm == "A":
+        return recommendation.strategy == "optimised"
+    return neediest_first.get(recommendation.ubigeo) == recommendation.intervention.code
 
 
 def stratified_assignment(districts: list[str], seed: int) -> dict[str, str]:
@@ -87,6 +97,11 @@ def experiment_create(
 ) -> Experiment:
     if not user.can_analyse:
         raise PermissionDenied
+    if not EFFECT_RANGE[0] <= effect <= EFFECT_RANGE[1]:
+        raise ApplicationError(
+            _("The effect to detect is between %(low)s and %(high)s points.")
+            % {"low": f"{EFFECT_RANGE[0]:g}", "high": f"{EFFECT_RANGE[1]:g}"}
+        )
     scope = region_codes(plan.scope)
     if (scope == [""] and user.region_level != "national") or not all(user.can_access_ubigeo(c) for c in scope if c):
         # the experiment writes recommendations across the plan's scope: all of it must be the analyst's
@@ -176,19 +191,12 @@ def experiment_refresh(experiment: Experiment) -> dict:
     else from accepted feedback: an observed value on the district's prediction, or the observed change reported
     on the arm's recommendation (baseline + change)."""
     assignments = list(experiment.assignments.all())
-    plan = experiment.plan
-    baseline_choice = {c["ubigeo"]: c["intervention"] for c in plan.summary.get("baseline", {}).get("selected", [])}
-    recommendations = {}
-    for r in plan.recommendations.select_related("intervention"):
-        recommendations.setdefault((r.ubigeo, r.intervention.code), r)
-        if r.strategy == "optimised":
-            recommendations[(r.ubigeo, "A")] = r
+    arms = {a.ubigeo: a.arm for a in assignments}
+    choices = _neediest_first_choices(experiment.plan)
     arm_recommendation = {}
-    for a in assignments:
-        if a.arm == "A":
-            arm_recommendation[a.ubigeo] = recommendations.get((a.ubigeo, "A"))
-        else:
-            arm_recommendation[a.ubigeo] = recommendations.get((a.ubigeo, baseline_choice.get(a.ubigeo)))
+    for r in experiment.plan.recommendations.filter(ubigeo__in=list(arms)).select_related("intervention"):
+        if _is_arms_package(r, arms[r.ubigeo], choices):
+            arm_recommendation.setdefault(r.ubigeo, r)
     done = {Recommendation.Status.IMPLEMENTED, Recommendation.Status.VERIFIED}
     accepted = Feedback.objects.filter(
         status=Feedback.Status.ACCEPTED,

@@ -277,6 +277,9 @@ def test_experiment_follows_each_arms_own_recommendation_and_feedback_on_it(
     assert created.status_code == 201, created.json()
     experiment = Experiment.objects.get(pk=created.json()["id"])
     report = created.json()["report"]  # sample sizes are there from the start, for the chosen effect
+    client.force_login(analyst)
+    refused = client.post("/experiments/", {"name": "AB", "plan": plan.pk, "effect": "80"}, follow=True)
+    assert "entre 0.1 y 50 puntos" in refused.content.decode() and Experiment.objects.count() == 1
     assert experiment.effect == 4.0 and report["effect_for_sample_size"] == 4.0 and report["sd_assumed"]
     assert report["needed_per_arm"] == 99  # 2 × ((1.96 + 0.84) × 10 / 4)², rounded up
 
