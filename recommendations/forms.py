@@ -89,23 +89,7 @@ class PlanForm(forms.Form):
 class InterventionForm(forms.ModelForm):
     class Meta:
         model = Intervention
-        fields = [
-            "code",
-            "name",
-            "intervention_type",
-            "description",
-            "cost_fixed_pen",
-            "cost_per_household_pen",
-            "cost_per_student_pen",
-            "effects",
-            "assumed_effect_pp",
-            "assumed_effect_range",
-            "eligibility",
-            "beneficiaries",
-            "lead_time_months",
-            "source",
-            "active",
-        ]
+        fields = Intervention.EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 2}), "source": forms.Textarea(attrs={"rows": 3})}
 
     def clean(self):

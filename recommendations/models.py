@@ -55,6 +55,25 @@ class Intervention(models.Model):
     active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What administrators edit, on the catalogue page and through the API alike.
+    EDITABLE_FIELDS = [
+        "code",
+        "name",
+        "intervention_type",
+        "description",
+        "cost_fixed_pen",
+        "cost_per_household_pen",
+        "cost_per_student_pen",
+        "effects",
+        "assumed_effect_pp",
+        "assumed_effect_range",
+        "eligibility",
+        "beneficiaries",
+        "lead_time_months",
+        "source",
+        "active",
+    ]
+
     class Meta:
         ordering = ["intervention_type", "code"]
 

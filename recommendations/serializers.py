@@ -8,25 +8,7 @@ from recommendations.services.review import ACTIONS, COMMENT_MAX
 class InterventionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Intervention
-        fields = [
-            "id",
-            "code",
-            "name",
-            "intervention_type",
-            "description",
-            "cost_fixed_pen",
-            "cost_per_household_pen",
-            "cost_per_student_pen",
-            "effects",
-            "assumed_effect_pp",
-            "assumed_effect_range",
-            "eligibility",
-            "beneficiaries",
-            "lead_time_months",
-            "source",
-            "active",
-            "updated_at",
-        ]
+        fields = ["id", *Intervention.EDITABLE_FIELDS, "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
     def validate_effects(self, effects):
