@@ -45,9 +45,14 @@ def region_codes(region: str) -> list[str]:
     return [code for code in region.split(",") if code]
 
 
+def regions_overlap(first: list[str], second: list[str]) -> list[str]:
+    """The area two lists of ubigeo prefixes share: of each pair where one contains the other, the smaller."""
+    return sorted({a if a.startswith(b) else b for a in first for b in second if a.startswith(b) or b.startswith(a)})
+
+
 def regions_meet(first: list[str], second: list[str]) -> bool:
-    """Whether two lists of ubigeo prefixes share any area (one contains the other somewhere)."""
-    return any(a.startswith(b) or b.startswith(a) for a in first for b in second)
+    """Whether two lists of ubigeo prefixes share any area."""
+    return bool(regions_overlap(first, second))
 
 
 def region_covers(region: str, code: str) -> bool:

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.models import regions_overlap
 from accounts.permissions import analyst_required
 from core.exceptions import ApplicationError
 from core.maps import NO_DATA, Projection, colour_scale, legend
@@ -58,9 +59,7 @@ def choropleth(
     """An SVG choropleth of `values` by ubigeo over the user's region, drawn on the server (works offline).
 
     ``area`` (ubigeo prefixes, e.g. a plan's scope) narrows the map to where it meets the user's region."""
-    codes = user.region_codes
-    if area is not None and area != [""]:
-        codes = sorted({a if a.startswith(c) else c for a in area for c in codes if a.startswith(c) or c.startswith(a)})
+    codes = user.region_codes if area is None else regions_overlap(area, user.region_codes)
     projected = _projected(tuple(codes), MAP_WIDTH)
     if projected is None:
         return None

@@ -75,7 +75,7 @@ def constraints_described(constraints: dict, departments: dict) -> list[str]:
     if constraints.get("only_flagged"):
         lines.append(_("Only districts flagged as significant disparity"))
     if constraints.get("equity"):
-        kind = {"poverty": _("Poverty"), "indigenous": _("Indigenous mother tongue")}.get(constraints["equity"], "")
+        kind = dict(PlanForm.base_fields["equity"].choices).get(constraints["equity"], "")
         lines.append(
             _("Equity weight: %(kind)s, strength %(s)s") % {"kind": kind, "s": constraints.get("equity_strength")}
         )

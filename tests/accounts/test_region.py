@@ -96,3 +96,19 @@ def test_regions_meet_where_one_contains_the_other(first, second, meet):
     from accounts.models import regions_meet
 
     assert regions_meet(first, second) is meet and regions_meet(second, first) is meet
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        ([""], ["08"], ["08"]),
+        ([""], [""], [""]),
+        (["08"], ["080101", "150101"], ["080101"]),
+        (["0801", "15"], ["08"], ["0801"]),
+        (["08"], ["15"], []),
+    ],
+)
+def test_regions_overlap_is_the_smaller_of_each_meeting_pair(first, second, overlap):
+    from accounts.models import regions_overlap
+
+    assert regions_overlap(first, second) == overlap == regions_overlap(second, first)
