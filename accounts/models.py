@@ -133,6 +133,11 @@ class User(AbstractUser):
     def region_level(self) -> str:
         return region_level(self.effective_region)
 
+    def departments_only(self, by_department: dict) -> dict:
+        """A {department code: figures} block cut to the departments the user's region touches."""
+        codes = self.region_codes
+        return {d: v for d, v in by_department.items() if regions_meet([d], codes)}
+
     def can_access_ubigeo(self, code: str) -> bool:
         """Whether the area `code` (2, 4 or 6 digits) lies wholly inside this user's region."""
         if not self.is_active or not code:

@@ -163,10 +163,8 @@ def run_compare(run: PredictionRun, other: PredictionRun, user) -> dict:
 def run_summary_for_user(run: PredictionRun, user) -> dict:
     """The run's summary with only the user's departments in its per-department block; national totals stay."""
     summary = dict(run.summary or {})
-    if user is None or user.region_codes == [""]:
-        return summary
-    departments = {code[:2] for code in user.region_codes if code}
-    summary["departments"] = {d: v for d, v in summary.get("departments", {}).items() if d in departments}
+    if user is not None and "departments" in summary:
+        summary["departments"] = user.departments_only(summary["departments"])
     return summary
 
 

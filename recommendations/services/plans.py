@@ -50,11 +50,10 @@ def plan_summary_for_user(plan: Plan, user) -> dict:
     if user.region_codes == [""]:
         return summary
     inside = tuple(code for code in user.region_codes if code)
-    departments = {code[:2] for code in inside}
     for key in ("optimised", "baseline"):
         if key in summary:
             block = dict(summary[key])
-            block["departments"] = {d: v for d, v in block.get("departments", {}).items() if d in departments}
+            block["departments"] = user.departments_only(block.get("departments", {}))
             if "selected" in block:
                 block["selected"] = [c for c in block["selected"] if c["ubigeo"].startswith(inside)]
             summary[key] = block
