@@ -16,7 +16,7 @@ def test_upload_page_shows_progress_then_the_new_version(
     browser, live_server, peru_districts, make_user, password, tmp_path
 ):
     celery_app.conf.task_always_eager = False
-    worker = Worker(tmp_path / "worker.log").start()
+    worker = Worker(tmp_path / "worker.log")
     try:
         analyst = make_user("ana_browser", Role.ANALYST, "PE")
         dataset_create(user=analyst, name="Conectividad", kind=Dataset.Kind.DISTRICT_INDICATORS)
@@ -28,7 +28,10 @@ def test_upload_page_shows_progress_then_the_new_version(
         page.set_input_files("input[name=file]", str(csv_file))
         with page.expect_navigation():
             page.click("[data-testid=upload-form] button[type=submit]")
+        # The worker starts only now, so the job is still queued: a quick one would otherwise finish and reload the
+        # page while the progress bar is looked for.
         assert page.locator("[data-testid=job-progress] progress").count() == 1
+        worker.start()
         page.wait_for_selector("[data-testid=version-link]", timeout=90_000)
         assert "Conectividad v1" in page.locator("[data-testid=version-link]").inner_text()
         assert "1 ubigeos habían perdido el cero inicial" in page.locator("[data-testid=repairs]").inner_text()
